@@ -1,0 +1,5 @@
+export * from './keys';
+export * from './clock';
+export * from './logger';
+export * from './job';
+export * from './lua-loader';

@@ -1,0 +1,24 @@
+import { mergeKeyspaceFlags, RedisLeaseLock } from './redis-lease-lock';
+
+describe('mergeKeyspaceFlags', () => {
+  it.each([
+    ['', 'Kgx'],
+    ['Ex', 'ExKg'],
+    ['KEA', 'KEA'],
+    ['Elz', 'ElzKgx'],
+    ['Kgx', 'Kgx'],
+  ])('turns %p into %p without dropping flags already set', (current, expected) => {
+    expect(mergeKeyspaceFlags(current)).toBe(expected);
+  });
+});
+
+describe('RedisLeaseLock options', () => {
+  const redis = { options: {}, defineCommand: () => undefined } as never;
+  it.each([
+    [{ prefix: 'p', identity: 'a' }, /redis/],
+    [{ redis, prefix: '', identity: 'a' }, /prefix/],
+    [{ redis, prefix: 'p', identity: '' }, /identity/],
+  ])('rejects %p naming the bad field', (options, message) => {
+    expect(() => new RedisLeaseLock(options as never)).toThrow(message);
+  });
+});

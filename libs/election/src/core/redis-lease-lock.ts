@@ -1,0 +1,156 @@
+import { batonKeys, type BatonKeys } from '@lib/common';
+import type { Redis } from 'ioredis';
+import {
+  holderValue,
+  parseHolderValue,
+  type AcquireResult,
+  type LeaseFreedReason,
+  type LeaseLock,
+  type LeaseState,
+  type LeaseStatus,
+} from './lease-lock';
+import { electionCommands, type ElectionCommands } from './redis-commands';
+
+/** RedisLeaseLockOptions: connections, key prefix and node id of a RedisLeaseLock. */
+export interface RedisLeaseLockOptions {
+  /** redis: a normal client for commands (never put into subscriber mode). */
+  redis: Redis;
+  /** subscriber: a second client this lock may put into subscriber mode; optional (no wake-ups without it). */
+  subscriber?: Redis;
+  /** prefix: deployment namespace (`baton` → keys `{baton}:leader`, ...). */
+  prefix: string;
+  /** identity: this node's id; must not be empty. */
+  identity: string;
+}
+
+const WAKE_EVENTS: Record<string, LeaseFreedReason> = { del: 'deleted', expired: 'expired' };
+
+/**
+ * RedisLeaseLock keeps the lease in Redis through the Lua scripts of src/lua.
+ * `start()` subscribes the `subscriber` client to the release channel and to
+ * the keyspace channel of the leader key (`del`, `expired`), after trying to
+ * add the `Kgx` flags to `notify-keyspace-events` (errors ignored: managed
+ * Redis often forbids CONFIG; followers then wake when the ttl runs out).
+ * `close()` unsubscribes; the caller still owns and closes both clients.
+ */
+export class RedisLeaseLock implements LeaseLock {
+  readonly identity: string;
+  private readonly redis: Redis & ElectionCommands;
+  private readonly subscriber?: Redis;
+  private readonly keys: BatonKeys;
+  private readonly keyspaceChannel: string;
+  private readonly listeners = new Set<(reason: LeaseFreedReason) => void>();
+  private started: Promise<void> | null = null;
+
+  constructor(options: RedisLeaseLockOptions) {
+    if (!options?.redis) throw new TypeError('RedisLeaseLock: `redis` (an ioredis client) is required');
+    if (typeof options.prefix !== 'string' || options.prefix === '') {
+      throw new TypeError('RedisLeaseLock: `prefix` must be a non-empty string');
+    }
+    if (typeof options.identity !== 'string' || options.identity === '') {
+      throw new TypeError('RedisLeaseLock: `identity` must be a non-empty string');
+    }
+    this.identity = options.identity;
+    this.redis = electionCommands(options.redis);
+    this.subscriber = options.subscriber;
+    this.keys = batonKeys(options.prefix);
+    const db = options.redis.options.db ?? 0;
+    this.keyspaceChannel = `__keyspace@${db}__:${this.keys.leader}`;
+  }
+
+  async tryAcquire(leaseMs: number, minToken: number): Promise<AcquireResult> {
+    const k = this.keys;
+    const reply = await this.redis.acquireLease(k.leader, k.term, k.leaderInfo, this.identity, leaseMs, minToken);
+    if (reply[0] === -1) {
+      const holder = parseHolderValue(String(reply[2]));
+      if (!holder) throw new Error(`lease key ${k.leader} holds a malformed value: ${String(reply[2])}`);
+      return { acquired: false, holder, ttlMs: Number(reply[1]) };
+    }
+    return {
+      acquired: true,
+      token: Number(reply[0]),
+      previousTerm: Number(reply[1]),
+      previousNodeId: reply[2] ?? null,
+      leaderlessMs: Number(reply[3] ?? 0),
+    };
+  }
+
+  async renew(token: number, leaseMs: number): Promise<LeaseStatus> {
+    const value = holderValue(token, this.identity);
+    return (await this.redis.renewLease(this.keys.leader, this.keys.leaderInfo, value, leaseMs)) as LeaseStatus;
+  }
+
+  async release(token: number): Promise<LeaseStatus> {
+    const k = this.keys;
+    const value = holderValue(token, this.identity);
+    return (await this.redis.releaseLease(k.leader, k.leaderInfo, k.electionChannel, value)) as LeaseStatus;
+  }
+
+  async get(): Promise<LeaseState | null> {
+    const [[err1, value], [err2, ttl]] = (await this.redis.multi().get(this.keys.leader).pttl(this.keys.leader).exec())!;
+    if (err1 || err2) throw err1 ?? err2;
+    const holder = typeof value === 'string' ? parseHolderValue(value) : null;
+    return holder ? { ...holder, ttlMs: Number(ttl) } : null;
+  }
+
+  onFreed(listener: (reason: LeaseFreedReason) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  start(): Promise<void> {
+    if (!this.subscriber) return Promise.resolve();
+    this.started ??= this.subscribe(this.subscriber);
+    return this.started;
+  }
+
+  async close(): Promise<void> {
+    const sub = this.subscriber;
+    if (!sub || !this.started) return;
+    this.started = null;
+    sub.off('message', this.onMessage);
+    this.redis.off('ready', this.ensureKeyspaceEvents);
+    if (sub.status === 'ready') {
+      await sub.unsubscribe(this.keys.electionChannel, this.keyspaceChannel).catch(() => undefined);
+    }
+  }
+
+  private async subscribe(sub: Redis): Promise<void> {
+    sub.on('message', this.onMessage);
+    // Redis forgets CONFIG SET on restart: ask again on every reconnect.
+    this.redis.on('ready', this.ensureKeyspaceEvents);
+    await this.ensureKeyspaceEvents();
+    await sub.subscribe(this.keys.electionChannel, this.keyspaceChannel);
+  }
+
+  private readonly onMessage = (channel: string, message: string): void => {
+    let reason: LeaseFreedReason | undefined;
+    if (channel === this.keys.electionChannel) reason = 'released';
+    else if (channel === this.keyspaceChannel) reason = WAKE_EVENTS[message];
+    if (!reason) return;
+    for (const listener of [...this.listeners]) listener(reason);
+  };
+
+  /** ensureKeyspaceEvents adds K, g and x to notify-keyspace-events, keeping the flags already set. */
+  private readonly ensureKeyspaceEvents = async (): Promise<void> => {
+    try {
+      const reply = (await this.redis.config('GET', 'notify-keyspace-events')) as unknown;
+      const current = Array.isArray(reply) ? String(reply[1] ?? '') : String(Object.values(reply ?? {})[0] ?? '');
+      const wanted = mergeKeyspaceFlags(current);
+      if (wanted !== current) await this.redis.config('SET', 'notify-keyspace-events', wanted);
+    } catch {
+      // managed Redis forbids CONFIG; wake-ups then come from release broadcasts and ttl sleeps
+    }
+  };
+}
+
+/** mergeKeyspaceFlags returns `current` plus whatever of K, g, x it lacks (`A` already covers g and x). */
+export function mergeKeyspaceFlags(current: string): string {
+  let flags = current;
+  if (!flags.includes('K')) flags += 'K';
+  if (!flags.includes('A')) {
+    if (!flags.includes('g')) flags += 'g';
+    if (!flags.includes('x')) flags += 'x';
+  }
+  return flags;
+}

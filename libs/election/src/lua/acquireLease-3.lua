@@ -1,0 +1,53 @@
+--[[
+  acquireLease: take the leader lease if nobody holds it (first writer wins)
+  and hand out the next fencing token.
+
+  KEYS[1] leader      string `<token>:<nodeId>` with a PX expiry (the lease)
+  KEYS[2] term        fencing-token counter (only ever raised)
+  KEYS[3] leaderInfo  hash nodeId, term, since, until (epoch ms, Redis TIME)
+
+  ARGV[1] nodeId      the caller's node id
+  ARGV[2] leaseMs     lease length in milliseconds
+  ARGV[3] minToken    highest token the caller has ever seen; the new token is
+                      greater, so tokens keep rising after Redis lost its data
+
+  Returns
+    {token, previousTerm, previousNodeId|false, leaderlessMs}  acquired
+    {-1, pttlMs, holderValue}                                  held by someone
+]]
+local rcall = redis.call
+local leaderKey, termKey, infoKey = KEYS[1], KEYS[2], KEYS[3]
+local nodeId = ARGV[1]
+local leaseMs = tonumber(ARGV[2])
+local minToken = tonumber(ARGV[3])
+
+-- 1. first writer wins: an existing lease is never overwritten
+local holder = rcall('GET', leaderKey)
+if holder then
+  return {-1, rcall('PTTL', leaderKey), holder}
+end
+
+-- 2. next token: above the counter and above anything the caller has seen
+local token = rcall('INCR', termKey)
+if token <= minToken then
+  token = minToken + 1
+  rcall('SET', termKey, string.format('%d', token))
+end
+
+-- 3. the lease itself
+local t = rcall('TIME')
+local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+rcall('SET', leaderKey, string.format('%d', token) .. ':' .. nodeId, 'PX', leaseMs)
+
+-- 4. remember who led before and for how long nobody did
+local prev = rcall('HMGET', infoKey, 'nodeId', 'term', 'until')
+local prevNode = prev[1]
+local prevTerm = tonumber(prev[2]) or 0
+local gapMs = 0
+if prev[3] then
+  gapMs = math.max(0, nowMs - tonumber(prev[3]))
+end
+rcall('HSET', infoKey, 'nodeId', nodeId, 'term', string.format('%d', token),
+  'since', string.format('%d', nowMs), 'until', string.format('%d', nowMs + leaseMs))
+
+return {token, prevTerm, prevNode or false, gapMs}

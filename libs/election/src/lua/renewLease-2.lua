@@ -1,0 +1,30 @@
+--[[
+  renewLease: extend the lease, but only while the caller still holds it
+  (compare before PEXPIRE).
+
+  KEYS[1] leader      string `<token>:<nodeId>` with a PX expiry
+  KEYS[2] leaderInfo  hash nodeId, term, since, until (epoch ms)
+
+  ARGV[1] value       the holder value the caller got, `<token>:<nodeId>`
+  ARGV[2] leaseMs     new lease length in milliseconds, from now
+
+  Returns 1 renewed, -1 held by another value (lost), -2 no lease (missing)
+]]
+local rcall = redis.call
+local leaderKey, infoKey = KEYS[1], KEYS[2]
+local value = ARGV[1]
+local leaseMs = tonumber(ARGV[2])
+
+local current = rcall('GET', leaderKey)
+if not current then
+  return -2
+end
+if current ~= value then
+  return -1
+end
+
+rcall('PEXPIRE', leaderKey, leaseMs)
+local t = rcall('TIME')
+local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+rcall('HSET', infoKey, 'until', string.format('%d', nowMs + leaseMs))
+return 1

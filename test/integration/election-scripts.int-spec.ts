@@ -1,0 +1,163 @@
+import { batonKeys } from '@lib/common';
+import { electionCommands, LeaseStatus, readLeader, RedisLeaseLock, type ElectionCommands, type LeaseFreedReason } from '@lib/election';
+import type { Redis } from 'ioredis';
+import { connectTo, startRedisServer, type RedisServerHandle } from '../support/redis-server';
+
+jest.setTimeout(20_000);
+
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('election Lua scripts and RedisLeaseLock (real redis-server)', () => {
+  let server: RedisServerHandle;
+  let redis: Redis & ElectionCommands;
+  const clients: Redis[] = [];
+  let prefix: string;
+  let k: ReturnType<typeof batonKeys>;
+  let n = 0;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  beforeEach(async () => {
+    prefix = `scripts-${++n}`;
+    k = batonKeys(prefix);
+    redis = electionCommands(await connectTo(server));
+    clients.push(redis);
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.quit().catch(() => c.disconnect())));
+  });
+  afterAll(async () => server?.cleanup());
+
+  const acquire = (node: string, leaseMs = 1000, minToken = 0) =>
+    redis.acquireLease(k.leader, k.term, k.leaderInfo, node, leaseMs, minToken);
+
+  it('acquireLease takes a free lease with token 1 and records the leadership', async () => {
+    expect(await acquire('a')).toEqual([1, 0, null, 0]);
+    expect(await redis.get(k.leader)).toBe('1:a');
+    expect(await redis.pttl(k.leader)).toBeGreaterThan(900);
+    const info = await redis.hgetall(k.leaderInfo);
+    const now = Number((await redis.time())[0]) * 1000;
+    expect(info).toMatchObject({ nodeId: 'a', term: '1' });
+    expect(Math.abs(Number(info.since) - now)).toBeLessThan(1500);
+    expect(Number(info.until) - Number(info.since)).toBe(1000);
+  });
+
+  it('acquireLease refuses a held lease and returns its pttl and holder (first writer wins)', async () => {
+    await acquire('a');
+    const [code, pttl, holder] = await acquire('b');
+    expect(code).toBe(-1);
+    expect(pttl).toBeGreaterThan(900);
+    expect(holder).toBe('1:a');
+    expect(await redis.get(k.term)).toBe('1');
+  });
+
+  it('acquireLease hands out a token above minToken even when the counter is lower', async () => {
+    expect((await acquire('a', 1000, 41))[0]).toBe(42);
+    expect(await redis.get(k.term)).toBe('42');
+    await redis.del(k.leader);
+    expect((await acquire('b', 1000, 5))[0]).toBe(43);
+  });
+
+  it('acquireLease reports the previous leader and how long nobody led', async () => {
+    await acquire('a');
+    expect(await redis.releaseLease(k.leader, k.leaderInfo, k.electionChannel, '1:a')).toBe(LeaseStatus.Ok);
+    await new Promise((r) => setTimeout(r, 60));
+    const [token, prevTerm, prevNode, gapMs] = await acquire('b');
+    expect([token, prevTerm, prevNode]).toEqual([2, 1, 'a']);
+    expect(gapMs).toBeGreaterThanOrEqual(50);
+    expect(gapMs).toBeLessThan(1000);
+  });
+
+  it('renewLease extends only the holder value; -1 for another value, -2 when missing', async () => {
+    await acquire('a', 300);
+    expect(await redis.renewLease(k.leader, k.leaderInfo, '1:b', 5000)).toBe(LeaseStatus.Lost);
+    expect(await redis.renewLease(k.leader, k.leaderInfo, '2:a', 5000)).toBe(LeaseStatus.Lost);
+    expect(await redis.pttl(k.leader)).toBeLessThanOrEqual(300);
+    expect(await redis.renewLease(k.leader, k.leaderInfo, '1:a', 5000)).toBe(LeaseStatus.Ok);
+    expect(await redis.pttl(k.leader)).toBeGreaterThan(4000);
+    const info = await redis.hgetall(k.leaderInfo);
+    expect(Number(info.until) - Number(info.since)).toBeGreaterThanOrEqual(5000);
+    await redis.del(k.leader);
+    expect(await redis.renewLease(k.leader, k.leaderInfo, '1:a', 5000)).toBe(LeaseStatus.Missing);
+    expect(await redis.exists(k.leader)).toBe(0);
+  });
+
+  it('releaseLease deletes only the holder value and publishes the release; -1 / -2 otherwise', async () => {
+    const sub = await connectTo(server);
+    clients.push(sub);
+    const messages: string[] = [];
+    sub.on('message', (_channel: string, message: string) => messages.push(message));
+    await sub.subscribe(k.electionChannel);
+    await acquire('a');
+    expect(await redis.releaseLease(k.leader, k.leaderInfo, k.electionChannel, '1:b')).toBe(LeaseStatus.Lost);
+    expect(await redis.get(k.leader)).toBe('1:a');
+    expect(await redis.releaseLease(k.leader, k.leaderInfo, k.electionChannel, '1:a')).toBe(LeaseStatus.Ok);
+    expect(await redis.exists(k.leader)).toBe(0);
+    const info = await redis.hgetall(k.leaderInfo);
+    expect(Number(info.until)).toBeLessThan(Number(info.since) + 1000);
+    expect(await redis.releaseLease(k.leader, k.leaderInfo, k.electionChannel, '1:a')).toBe(LeaseStatus.Missing);
+    await waitFor(() => messages.length > 0, 2000, 'the release broadcast');
+    expect(messages).toEqual(['1:a']);
+  });
+
+  it('readLeader returns null without a lease and the leader view with one', async () => {
+    expect(await readLeader(redis, prefix)).toBeNull();
+    await acquire('node-1', 800, 6);
+    const view = await readLeader(redis, prefix);
+    expect(view).toMatchObject({ nodeId: 'node-1', term: 7 });
+    expect(view!.leaseRemainingMs).toBeGreaterThan(500);
+    expect(view!.leaseRemainingMs).toBeLessThanOrEqual(800);
+    expect(Math.abs(view!.since! - Date.now())).toBeLessThan(2000);
+  });
+
+  it('RedisLeaseLock keeps existing keyspace flags, adds Kgx, and wakes listeners on release, del and expiry', async () => {
+    await redis.config('SET', 'notify-keyspace-events', 'Elz');
+    const subscriber = await connectTo(server);
+    clients.push(subscriber);
+    const lock = new RedisLeaseLock({ redis, subscriber, prefix, identity: 'a' });
+    const other = new RedisLeaseLock({ redis, prefix, identity: 'b' });
+    const seen: LeaseFreedReason[] = [];
+    lock.onFreed((reason) => seen.push(reason));
+    await lock.start();
+    const flags = ((await redis.config('GET', 'notify-keyspace-events')) as string[])[1];
+    expect([...flags].sort().join('')).toBe([...'ElzKgx'].sort().join(''));
+
+    const first = await lock.tryAcquire(1000, 0);
+    expect(first).toMatchObject({ acquired: true, token: 1 });
+    expect(await other.tryAcquire(1000, 0)).toMatchObject({ acquired: false, holder: { nodeId: 'a', token: 1 } });
+    expect(await other.release(1)).toBe(LeaseStatus.Lost);
+    expect(await lock.get()).toMatchObject({ nodeId: 'a', token: 1 });
+    expect(await lock.release(1)).toBe(LeaseStatus.Ok);
+    await waitFor(() => seen.includes('released') && seen.includes('deleted'), 2000, 'release + del wake-ups');
+
+    await other.tryAcquire(100, 0);
+    await waitFor(() => seen.includes('expired'), 3000, 'the expired wake-up');
+    expect(await lock.get()).toBeNull();
+    await lock.close();
+  });
+
+  it('RedisLeaseLock still works where CONFIG is forbidden (no keyspace events, release broadcasts only)', async () => {
+    await redis.config('SET', 'notify-keyspace-events', '');
+    const forbidding = electionCommands(await connectTo(server));
+    clients.push(forbidding);
+    jest.spyOn(forbidding, 'config').mockRejectedValue(new Error("ERR unknown command 'CONFIG'"));
+    const subscriber = await connectTo(server);
+    clients.push(subscriber);
+    const lock = new RedisLeaseLock({ redis: forbidding, subscriber, prefix, identity: 'a' });
+    const seen: LeaseFreedReason[] = [];
+    lock.onFreed((reason) => seen.push(reason));
+    await lock.start();
+    expect(((await redis.config('GET', 'notify-keyspace-events')) as string[])[1]).toBe('');
+    await lock.tryAcquire(1000, 0);
+    await lock.release(1);
+    await waitFor(() => seen.includes('released'), 2000, 'the release broadcast');
+    await lock.close();
+  });
+});

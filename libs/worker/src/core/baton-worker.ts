@@ -1,0 +1,245 @@
+import { UnrecoverableError, WaitingError, Worker, type Job, type RedisOptions as BullRedisOptions } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+import { batonKeys, systemClock, type BatonJobData, type Clock, type EventLogger } from '@lib/common';
+import type { HandlerRegistry } from './handler-registry';
+import { RunHistory } from './run-history';
+import { runAttempt } from './run-attempt';
+import { MalformedJobError, UnknownHandlerError } from './worker.errors';
+import { workerMessages } from './worker.messages';
+
+/** WorkerConnection: a Redis URL, or ioredis options (an optional `url` plus overrides). */
+export type WorkerConnection = string | (RedisOptions & { url?: string });
+
+/** BatonWorkerOptions: see BatonWorker. */
+export interface BatonWorkerOptions {
+  /** connection: where the queue lives; BullMQ opens its own connections from it. */
+  connection: WorkerConnection;
+  /** prefix: the deployment prefix (`baton`); BullMQ keys read `{prefix}:jobs:*`. */
+  prefix: string;
+  /** nodeId: this node's name, written into run records and logs. */
+  nodeId: string;
+  /** concurrency: jobs run at once by this node (default 4). */
+  concurrency?: number;
+  registry: HandlerRegistry;
+  logger: EventLogger;
+  /** clock: for run timestamps and durations (default systemClock). */
+  clock?: Clock;
+  /** lockDurationMs: job lock length; a dead worker's job is re-run after it lapses (default 10000). */
+  lockDurationMs?: number;
+  /** stalledIntervalMs: how often this worker looks for jobs with lapsed locks (default 5000). */
+  stalledIntervalMs?: number;
+  /** maxStalledCount: times a job may stall before it is failed (default 3). */
+  maxStalledCount?: number;
+}
+
+const positiveInt = (field: string, value: number) => {
+  if (!Number.isInteger(value) || value < 1) throw new TypeError(workerMessages.badOption(field, `must be a positive integer, got ${value}`));
+  return value;
+};
+
+/** splitConnection turns a WorkerConnection into [url, ioredis options]. */
+function splitConnection(conn: WorkerConnection): [string | undefined, RedisOptions] {
+  if (typeof conn === 'string') return [conn, {}];
+  const { url, ...rest } = conn;
+  return [url, rest];
+}
+
+/**
+ * BatonWorker runs the jobs of one deployment's BullMQ queue through the
+ * handlers of a HandlerRegistry: one attempt per call, time-limited by the
+ * job's `timeoutMs`, recorded in RunHistory and logged as `job.completed` /
+ * `job.failed`. Attempts and backoff come from the job's own options. A
+ * job whose worker dies is re-run by another worker once its lock
+ * (`lockDurationMs`) lapses: execution is at-least-once, keyed by job id.
+ */
+export class BatonWorker {
+  /** history: the run records this worker writes (also readable for the runs endpoint). */
+  readonly history: RunHistory;
+  private readonly opts: Required<Omit<BatonWorkerOptions, 'connection'>>;
+  private readonly connection: WorkerConnection;
+  private readonly redis: Redis;
+  private readonly running = new Set<string>();
+  private readonly stop = new AbortController();
+  private worker?: Worker<BatonJobData>;
+  private stopping = false;
+  private closing?: Promise<void>;
+  private idle?: () => void;
+
+  constructor(options: BatonWorkerOptions) {
+    const o = options ?? ({} as BatonWorkerOptions);
+    if (!o.connection) throw new TypeError(workerMessages.badOption('connection', 'is required'));
+    if (typeof o.prefix !== 'string' || !o.prefix) throw new TypeError(workerMessages.badOption('prefix', 'must be a non-empty string'));
+    if (typeof o.nodeId !== 'string' || !o.nodeId) throw new TypeError(workerMessages.badOption('nodeId', 'must be a non-empty string'));
+    if (!o.registry) throw new TypeError(workerMessages.badOption('registry', 'is required'));
+    if (!o.logger) throw new TypeError(workerMessages.badOption('logger', 'is required'));
+    this.connection = o.connection;
+    this.opts = {
+      prefix: o.prefix, nodeId: o.nodeId, registry: o.registry, logger: o.logger, clock: o.clock ?? systemClock,
+      concurrency: positiveInt('concurrency', o.concurrency ?? 4),
+      lockDurationMs: positiveInt('lockDurationMs', o.lockDurationMs ?? 10_000),
+      stalledIntervalMs: positiveInt('stalledIntervalMs', o.stalledIntervalMs ?? 5_000),
+      maxStalledCount: positiveInt('maxStalledCount', o.maxStalledCount ?? 3),
+    };
+    const [url, rest] = splitConnection(o.connection);
+    const redisOpts: RedisOptions = { ...rest, lazyConnect: true };
+    this.redis = url ? new Redis(url, redisOpts) : new Redis(redisOpts);
+    this.redis.on('error', () => undefined); // ioredis reconnects; failed writes are logged where they happen
+    this.history = new RunHistory({ redis: this.redis, prefix: o.prefix });
+  }
+
+  /** start connects and begins taking jobs; resolves once the worker is connected. Idempotent. */
+  async start(): Promise<void> {
+    if (this.worker) return this.worker.waitUntilReady().then(() => undefined);
+    if (this.stopping) throw new Error('BatonWorker was closed; create a new one');
+    const [url, rest] = splitConnection(this.connection);
+    const keys = batonKeys(this.opts.prefix);
+    const worker = new Worker<BatonJobData>(keys.queueName, (job, token) => this.process(job, token), {
+      connection: { ...rest, ...(url ? { url } : {}), maxRetriesPerRequest: null } as BullRedisOptions,
+      prefix: keys.tag,
+      name: this.opts.nodeId,
+      autorun: false,
+      concurrency: this.opts.concurrency,
+      lockDuration: this.opts.lockDurationMs,
+      stalledInterval: this.opts.stalledIntervalMs,
+      maxStalledCount: this.opts.maxStalledCount,
+    });
+    this.worker = worker;
+    worker.on('error', (err) => this.opts.logger.log('warn', 'worker.error', `worker error: ${err.message}`, { error: err.message }));
+    worker.on('stalled', (jobId) => this.opts.logger.log('warn', 'job.stalled', `job ${jobId} lost its lock (its worker stalled or died) and was moved back to wait`, { jobId }));
+    await worker.waitUntilReady(); // the run-history client connects on its first write (lazyConnect)
+    worker.run().catch((err: Error) => this.opts.logger.log('error', 'worker.error', `worker loop ended: ${err.message}`, { error: err.message }));
+  }
+
+  /** runningCount: attempts this worker is running right now. */
+  runningCount(): number {
+    return this.running.size;
+  }
+
+  /**
+   * close stops taking jobs and waits up to `graceMs` for running attempts to
+   * finish. Attempts still running then are abandoned: their signal aborts,
+   * nothing more is written for them, and their locks lapse, so another
+   * worker re-runs them (BullMQ stalled-job recovery). Resolves when all
+   * connections are closed. Calling it again returns the same promise.
+   */
+  close(graceMs = 0): Promise<void> {
+    this.closing ??= this.doClose(Math.max(0, graceMs));
+    return this.closing;
+  }
+
+  private async doClose(graceMs: number): Promise<void> {
+    this.stopping = true;
+    const worker = this.worker;
+    if (worker) {
+      // 1. stop fetching; a job fetched in flight is handed back in process()
+      await worker.pause(true);
+      // 2. let running attempts finish within the grace
+      await this.waitIdle(graceMs);
+      // 3. force when some are still running: locks stop being renewed and lapse
+      const forced = this.running.size > 0;
+      if (forced) {
+        this.opts.logger.log('warn', 'worker.abandoned', `abandoning ${this.running.size} running job(s) after ${graceMs} ms`, {
+          jobIds: [...this.running], graceMs,
+        });
+      }
+      await worker.close(forced);
+      if (forced) this.stop.abort();
+    }
+    if (this.redis.status === 'wait') this.redis.disconnect(); // never connected (lazyConnect)
+    else await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  private waitIdle(graceMs: number): Promise<void> {
+    if (this.running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, graceMs);
+      function done() { clearTimeout(timer); resolve(); }
+      this.idle = done;
+    });
+  }
+
+  private async process(job: Job<BatonJobData>, token?: string): Promise<void> {
+    if (this.stopping) {
+      await job.moveToWait(token); // fetched while closing: give it back untouched
+      throw new WaitingError();
+    }
+    const jobId = job.id ?? '';
+    this.running.add(jobId);
+    try {
+      await this.runJob(job, jobId);
+    } finally {
+      this.running.delete(jobId);
+      if (this.running.size === 0) this.idle?.();
+    }
+  }
+
+  private async runJob(job: Job<BatonJobData>, jobId: string): Promise<void> {
+    const { clock, nodeId, logger, registry } = this.opts;
+    let data: BatonJobData;
+    try {
+      data = checkJobData(job);
+    } catch (err) {
+      const error = (err as Error).message;
+      logger.log('error', 'job.failed', error, { schedule: job.name, jobId, attempt: job.attemptsMade + 1, willRetry: false, error, node: nodeId });
+      throw err;
+    }
+    const attempt = job.attemptsMade + 1;
+    const maxAttempts = job.opts.attempts ?? 1;
+    const t0 = clock.monotonicMs();
+    await this.tryRecord(() => this.history.recordStart({
+      jobId, schedule: data.schedule, scheduledFor: data.scheduledFor, node: nodeId, startedAtMs: clock.nowMs(),
+    }));
+    try {
+      const handler = registry.get(data.handler);
+      if (!handler) throw new UnknownHandlerError(data.handler, registry.names());
+      await runAttempt(handler, {
+        jobId, schedule: data.schedule, scheduledFor: data.scheduledFor, attempt, fencingToken: data.fencingToken,
+        payload: data.payload, trigger: data.trigger, timeoutMs: data.timeoutMs > 0 ? data.timeoutMs : 0,
+      }, this.stop.signal);
+    } catch (err) {
+      if (!this.stop.signal.aborted) await this.recordFailure(data, jobId, attempt, maxAttempts, err); // abandoned: the re-run records it
+      throw err;
+    }
+    const durationMs = Math.round(clock.monotonicMs() - t0);
+    await this.tryRecord(() => this.history.recordEnd(jobId, 'completed', clock.nowMs()));
+    logger.log('info', 'job.completed', `job ${jobId} of ${data.schedule} completed in ${durationMs} ms`, {
+      schedule: data.schedule, jobId, durationMs, attempt, node: nodeId,
+    });
+  }
+
+  /** recordFailure writes and logs a failed attempt, saying whether BullMQ will retry it. */
+  private async recordFailure(data: BatonJobData, jobId: string, attempt: number, maxAttempts: number, err: unknown): Promise<void> {
+    const { clock, logger, nodeId } = this.opts;
+    const error = err instanceof Error ? err.message : String(err);
+    const willRetry = !(err instanceof UnrecoverableError) && attempt < maxAttempts;
+    await this.tryRecord(() => this.history.recordEnd(jobId, willRetry ? 'retrying' : 'failed', clock.nowMs(), error));
+    const msg = `job ${jobId} of ${data.schedule} failed attempt ${attempt}/${maxAttempts}${willRetry ? ', will retry' : ''}: ${error}`;
+    logger.log(willRetry ? 'warn' : 'error', 'job.failed', msg, {
+      schedule: data.schedule, jobId, attempt, maxAttempts, willRetry, error, node: nodeId,
+    });
+  }
+
+  /** tryRecord: run history is for people; a Redis hiccup there must not fail the job. */
+  private async tryRecord(write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (err) {
+      this.opts.logger.log('warn', 'run.record-failed', `could not record run: ${(err as Error).message}`, { error: (err as Error).message });
+    }
+  }
+}
+
+/** checkJobData validates the fields the worker relies on; throws MalformedJobError (unrecoverable). */
+function checkJobData(job: Job<BatonJobData>): BatonJobData {
+  const d = (job.data ?? {}) as unknown as Record<string, unknown>;
+  for (const field of ['schedule', 'handler', 'scheduledFor'] as const) {
+    if (typeof d[field] !== 'string' || !d[field]) throw new MalformedJobError(job.id, field);
+  }
+  if (d.timeoutMs !== undefined && typeof d.timeoutMs !== 'number') throw new MalformedJobError(job.id, 'timeoutMs');
+  return {
+    ...(d as unknown as BatonJobData),
+    fencingToken: typeof d.fencingToken === 'number' ? d.fencingToken : 0,
+    timeoutMs: typeof d.timeoutMs === 'number' ? d.timeoutMs : 0,
+    trigger: d.trigger === 'manual' ? 'manual' : 'cron',
+  };
+}

@@ -1,0 +1,71 @@
+import type { ScheduleSpec } from './schedule-spec';
+
+/** Tick: one (schedule, scheduled instant) to turn into a job. */
+export interface Tick {
+  spec: ScheduleSpec;
+  fireAtMs: number;
+}
+
+/** SkipReason: why a tick became no job: it already did, its previous run is still going, or schedules changed. */
+export type SkipReason = 'already-enqueued' | 'overlap' | 'stale-schedules';
+
+/** SkippedTick: a tick that was not enqueued, and why. */
+export interface SkippedTick {
+  tick: Tick;
+  reason: SkipReason;
+}
+
+/** BatchState: what the enqueuer read under WATCH for one batch. */
+export interface BatchState {
+  /** cursors: name → last enqueued instant (epoch ms); absent means none. */
+  cursors: Map<string, number>;
+  /** activeRunning: names of overlap=skip schedules whose last job is still queued or running. */
+  activeRunning: Set<string>;
+}
+
+/** BatchPlan: what one MULTI writes. */
+export interface BatchPlan {
+  enqueue: Tick[];
+  skipped: SkippedTick[];
+  /** newCursors: name → the newest instant this batch settles (enqueued or skipped for overlap). */
+  newCursors: Map<string, number>;
+}
+
+/** sortTicks orders ticks by schedule name, then instant, dropping exact duplicates. */
+export function sortTicks(ticks: readonly Tick[]): Tick[] {
+  const seen = new Set<string>();
+  return [...ticks]
+    .sort((a, b) => (a.spec.name === b.spec.name ? a.fireAtMs - b.fireAtMs : a.spec.name < b.spec.name ? -1 : 1))
+    .filter((t) => {
+      const key = `${t.spec.name}@${t.fireAtMs}`;
+      return seen.has(key) ? false : (seen.add(key), true);
+    });
+}
+
+/**
+ * planBatch decides each tick of a sorted batch: at or before the cursor it
+ * is already enqueued (that is what keeps it exactly once, even after its job
+ * was removed); for overlap=skip, a tick whose previous run is still going,
+ * or that follows another tick of the same schedule in this batch, is
+ * skipped for overlap but still moves the cursor, so it is never retried.
+ */
+export function planBatch(sorted: readonly Tick[], state: BatchState): BatchPlan {
+  const plan: BatchPlan = { enqueue: [], skipped: [], newCursors: new Map() };
+  const busy = new Set(state.activeRunning);
+  for (const tick of sorted) {
+    const { name } = tick.spec;
+    const cursor = state.cursors.get(name);
+    if (cursor !== undefined && tick.fireAtMs <= cursor) {
+      plan.skipped.push({ tick, reason: 'already-enqueued' });
+      continue;
+    }
+    plan.newCursors.set(name, tick.fireAtMs);
+    if (tick.spec.overlap === 'skip' && busy.has(name)) {
+      plan.skipped.push({ tick, reason: 'overlap' });
+      continue;
+    }
+    if (tick.spec.overlap === 'skip') busy.add(name);
+    plan.enqueue.push(tick);
+  }
+  return plan;
+}

@@ -1,0 +1,291 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { Job, type JobsOptions, type Queue } from 'bullmq';
+import { batonKeys, systemClock, tickJobId, type BatonJobData, type BatonKeys, type Clock } from '@lib/common';
+import { planBatch, sortTicks, type BatchPlan, type SkippedTick, type Tick } from './enqueue-plan';
+import { FencedOffError } from './scheduling.errors';
+import { SchedulingMessages } from './scheduling.messages';
+import type { ScheduleSpec } from './schedule-spec';
+
+/** ENQUEUE_BATCH_SIZE: ticks per WATCH/MULTI round trip. */
+export const ENQUEUE_BATCH_SIZE = 500;
+const WATCH_RETRIES = 10;
+
+/** FencedEnqueuerOptions: see FencedEnqueuer. */
+export interface FencedEnqueuerOptions {
+  /**
+   * redis: a DEDICATED connection used only by this enqueuer and `queue`
+   * (WATCH state is per connection). Create it with `fencedConnectionOptions`.
+   */
+  redis: Redis;
+  /** queue: a bullmq Queue built with `{ connection: redis, prefix: batonKeys(prefix).tag }`. */
+  queue: Queue;
+  prefix: string;
+  clock?: Clock;
+}
+
+/**
+ * fencedConnectionOptions: ioredis options the enqueuer's connection needs.
+ * `autoResendUnfulfilledCommands: false` stops ioredis from replaying a
+ * MULTI/EXEC on a new connection after a reconnect, where the WATCH (the
+ * fence) would be gone.
+ */
+export const fencedConnectionOptions = { maxRetriesPerRequest: null, autoResendUnfulfilledCommands: false } as const;
+
+/** EnqueueFence: who is enqueueing: the lease value in Redis (`<token>:<nodeId>`), its token, and the schedules revision the ticks were computed from. */
+export interface EnqueueFence {
+  leaseValue: string;
+  fencingToken: number;
+  rev: number;
+}
+
+/** EnqueuedTick: a tick that became job `jobId` at `enqueuedAtMs`. */
+export interface EnqueuedTick extends Tick {
+  jobId: string;
+  enqueuedAtMs: number;
+}
+
+/** EnqueueResult: what became of each tick. `stale` means schedules changed: reload and recompute. */
+export interface EnqueueResult {
+  enqueued: EnqueuedTick[];
+  skipped: SkippedTick[];
+  stale: boolean;
+}
+
+/** jobOptions: the BullMQ options of a schedule's jobs. */
+export function jobOptions(spec: ScheduleSpec, jobId: string): JobsOptions {
+  return {
+    jobId,
+    attempts: spec.attempts,
+    backoff: { type: spec.backoff.type, delay: spec.backoff.delayMs },
+    removeOnComplete: { age: 86_400, count: 100_000 },
+    removeOnFail: { age: 604_800 },
+  };
+}
+
+/**
+ * FencedEnqueuer turns ticks into BullMQ jobs exactly once, and only while
+ * the caller's lease is the one in Redis. Per batch of ≤ 500 ticks it WATCHes
+ * the lease, the schedules revision, the cursors and the active runs, reads
+ * them, drops ticks at or before their schedule's cursor, and writes the jobs,
+ * the cursors, the active runs and the `runs:<name>` index in one MULTI. If
+ * any watched key changed meanwhile, EXEC does nothing and the batch is
+ * retried; a lease that is no longer ours throws FencedOffError with nothing
+ * written. All calls are serialized on the connection.
+ */
+export class FencedEnqueuer {
+  private readonly redis: Redis;
+  private readonly queue: Queue;
+  private readonly keys: BatonKeys;
+  private readonly clock: Clock;
+  private tail: Promise<unknown> = Promise.resolve();
+  private connectionEpoch = 0;
+  private client?: Promise<BullClient>;
+
+  constructor(options: FencedEnqueuerOptions) {
+    for (const field of ['redis', 'queue', 'prefix'] as const) {
+      if (!options?.[field]) throw new Error(SchedulingMessages.missingOption('FencedEnqueuer', field));
+    }
+    // The connection is ours alone: make sure ioredis never replays a MULTI on a new socket (see fencedConnectionOptions).
+    options.redis.options.autoResendUnfulfilledCommands = false;
+    this.keys = batonKeys(options.prefix);
+    const q = options.queue as unknown as { name: string; opts: { connection?: unknown; prefix?: string } };
+    if (q.opts.connection !== options.redis || q.opts.prefix !== this.keys.tag || q.name !== this.keys.queueName) {
+      throw new Error(`FencedEnqueuer: option queue must be Queue('${this.keys.queueName}', { connection: redis, prefix: '${this.keys.tag}' }) on the same redis`);
+    }
+    this.redis = options.redis;
+    this.queue = options.queue;
+    this.clock = options.clock ?? systemClock;
+    this.redis.on('close', () => { this.connectionEpoch++; });
+  }
+
+  /** enqueueTicks enqueues `ticks` under `fence`, in batches; stops at the first stale batch. Throws FencedOffError. */
+  enqueueTicks(fence: EnqueueFence, ticks: readonly Tick[]): Promise<EnqueueResult> {
+    return this.serialize(async () => {
+      const result: EnqueueResult = { enqueued: [], skipped: [], stale: false };
+      const sorted = sortTicks(ticks);
+      for (let i = 0; i < sorted.length; i += ENQUEUE_BATCH_SIZE) {
+        const batch = sorted.slice(i, i + ENQUEUE_BATCH_SIZE);
+        const plan = result.stale ? null : await this.enqueueBatch(fence, batch);
+        if (!plan) {
+          result.stale = true;
+          result.skipped.push(...batch.map((tick) => ({ tick, reason: 'stale-schedules' as const })));
+          continue;
+        }
+        const enqueuedAtMs = this.clock.nowMs();
+        result.enqueued.push(...plan.enqueue.map((t) => ({ ...t, jobId: tickJobId(t.spec.name, t.fireAtMs), enqueuedAtMs })));
+        result.skipped.push(...plan.skipped);
+      }
+      return result;
+    });
+  }
+
+  /** triggerNow enqueues a manual run of `spec` (any node, unfenced) and returns its job id. */
+  triggerNow(spec: ScheduleSpec, nowMs: number): Promise<string> {
+    return this.serialize(() => FencedEnqueuer.triggerNow(this.queue, spec, nowMs));
+  }
+
+  /**
+   * FencedEnqueuer.triggerNow enqueues a manual run on any Queue of the
+   * deployment (built with `prefix: batonKeys(prefix).tag`): job id
+   * `<name>@manual-<nowMs>-<random>`, trigger 'manual', fencingToken 0, plus
+   * its `runs:<name>` entry, in one MULTI. Never give it the queue of a
+   * FencedEnqueuer (its connection holds WATCHes); use the instance method.
+   */
+  static async triggerNow(queue: Queue, spec: ScheduleSpec, nowMs: number): Promise<string> {
+    const tag = String((queue as unknown as { opts: { prefix?: string } }).opts.prefix ?? '');
+    const keys = batonKeys(tag.replace(/^\{(.*)\}$/, '$1'));
+    const jobId = `${spec.name}@manual-${nowMs}-${randomBytes(4).toString('hex')}`;
+    const multi = (await bullClientOf(queue)).multi();
+    const added = addJobTo(queue, multi, spec, nowMs, jobId, 'manual', 0);
+    multi.zadd(keys.runs(spec.name), nowMs, jobId);
+    const results = await multi.exec();
+    await added;
+    throwFirstError(results);
+    return jobId;
+  }
+
+  /** close closes the queue (the connection stays the caller's to quit). */
+  async close(): Promise<void> {
+    await this.tail;
+    await this.queue.close();
+  }
+
+  private async enqueueBatch(fence: EnqueueFence, batch: Tick[]): Promise<BatchPlan | null> {
+    try {
+      return await this.tryEnqueueBatch(fence, batch);
+    } catch (err) {
+      await this.redis.unwatch().catch(() => undefined); // never leave a WATCH behind for the next caller
+      throw err;
+    }
+  }
+
+  private async tryEnqueueBatch(fence: EnqueueFence, batch: Tick[]): Promise<BatchPlan | null> {
+    for (let attempt = 0; attempt < WATCH_RETRIES; attempt++) {
+      const epoch = this.connectionEpoch;
+      const client = await this.bullClient();
+      const state = await this.readUnderWatch(batch);
+      if (state.lease !== fence.leaseValue) {
+        await this.redis.unwatch();
+        throw new FencedOffError(fence.leaseValue, state.lease);
+      }
+      if (state.rev !== fence.rev) {
+        await this.redis.unwatch();
+        return null;
+      }
+      const plan = planBatch(batch, state);
+      if (plan.newCursors.size === 0) {
+        await this.redis.unwatch();
+        return plan;
+      }
+      if (await this.tryExec(client, plan, fence, epoch)) return plan;
+    }
+    throw new Error(`FencedEnqueuer: watched keys kept changing; gave up after ${WATCH_RETRIES} attempts`);
+  }
+
+  private async readUnderWatch(batch: Tick[]) {
+    const k = this.keys;
+    const specs = new Map(batch.map((t) => [t.spec.name, t.spec]));
+    const names = [...specs.keys()];
+    const skipNames = names.filter((n) => specs.get(n)!.overlap === 'skip');
+    const p = this.redis.pipeline().watch(k.leader, k.schedulesRev, k.cursor, k.active).get(k.leader).get(k.schedulesRev);
+    p.hmget(k.cursor, ...names);
+    if (skipNames.length) p.hmget(k.active, ...skipNames);
+    const res = unwrap(await p.exec());
+    const cursorValues = res[3] as (string | null)[];
+    const cursors = new Map<string, number>();
+    names.forEach((n, i) => cursorValues[i] !== null && cursors.set(n, Number(cursorValues[i])));
+    const activeIds = skipNames.length ? (res[4] as (string | null)[]) : [];
+    return {
+      lease: res[1] as string | null,
+      rev: Number(res[2] ?? 0),
+      cursors,
+      activeRunning: await this.runningOf(skipNames, activeIds),
+    };
+  }
+
+  /** The overlap=skip schedules whose active job hash exists without finishedOn (still queued or running). */
+  private async runningOf(names: string[], jobIds: (string | null)[]): Promise<Set<string>> {
+    const running = new Set<string>();
+    const pending = names.map((name, i) => ({ name, id: jobIds[i] })).filter((x) => x.id !== null);
+    if (pending.length === 0) return running;
+    const p = this.redis.pipeline();
+    for (const { id } of pending) p.hmget(`${this.keys.tag}:${this.keys.queueName}:${id}`, 'name', 'finishedOn');
+    const res = unwrap(await p.exec());
+    pending.forEach(({ name }, i) => {
+      const [jobName, finishedOn] = res[i] as (string | null)[];
+      if (jobName !== null && finishedOn === null) running.add(name);
+    });
+    return running;
+  }
+
+  /** One MULTI for the plan; false when WATCH fired (or the connection changed), so the caller retries. */
+  private async tryExec(client: BullClient, plan: BatchPlan, fence: EnqueueFence, epoch: number): Promise<boolean> {
+    // Synchronous from this check to exec(): the MULTI goes out on the connection that holds the WATCH.
+    if (epoch !== this.connectionEpoch || this.redis.status !== 'ready') return false;
+    const k = this.keys;
+    const multi = client.multi();
+    const added = plan.enqueue.map((t) => {
+      const jobId = tickJobId(t.spec.name, t.fireAtMs);
+      multi.zadd(k.runs(t.spec.name), t.fireAtMs, jobId);
+      return addJobTo(this.queue, multi, t.spec, t.fireAtMs, jobId, 'cron', fence.fencingToken);
+    });
+    multi.hset(k.cursor, Object.fromEntries([...plan.newCursors].map(([n, ms]) => [n, String(ms)])));
+    const active = plan.enqueue.filter((t) => t.spec.overlap === 'skip');
+    if (active.length) multi.hset(k.active, Object.fromEntries(active.map((t) => [t.spec.name, tickJobId(t.spec.name, t.fireAtMs)])));
+    const results = await multi.exec();
+    await Promise.all(added);
+    if (results === null) return false;
+    throwFirstError(results);
+    return true;
+  }
+
+  private bullClient(): Promise<BullClient> {
+    this.client ??= bullClientOf(this.queue);
+    return this.client;
+  }
+
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn, fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+}
+
+type ExecResults = [Error | null, unknown][] | null;
+interface BullMulti {
+  zadd(key: string, score: number, member: string): BullMulti;
+  hset(key: string, values: Record<string, string>): BullMulti;
+  exec(): Promise<ExecResults>;
+}
+interface BullClient {
+  multi(): BullMulti;
+}
+
+/** bullmq 6 keeps the (wrapped ioredis) client on the Redis backend, no longer on Queue#client. */
+function bullClientOf(queue: Queue): Promise<BullClient> {
+  const backend = queue.getBackend() as unknown as { client?: Promise<BullClient> };
+  return Promise.resolve(backend.client ?? (queue as unknown as { client: Promise<BullClient> }).client);
+}
+
+/** Queues bullmq's addJob script on `multi` synchronously (as bullmq's own addJobs does); the promise settles after exec. */
+function addJobTo(queue: Queue, multi: BullMulti, spec: ScheduleSpec, atMs: number, jobId: string,
+  trigger: BatonJobData['trigger'], token: number): Promise<unknown> {
+  const data: BatonJobData = {
+    schedule: spec.name, handler: spec.handler, scheduledFor: new Date(atMs).toISOString(),
+    fencingToken: token, payload: spec.data ?? null, timeoutMs: spec.timeoutMs, trigger,
+  };
+  const job = new Job(queue, spec.name, data, jobOptions(spec, jobId), jobId);
+  return (job.addJob(multi as never) as Promise<unknown>).catch(() => undefined);
+}
+
+function unwrap(results: ExecResults): unknown[] {
+  if (!results) throw new Error('FencedEnqueuer: pipeline returned no results');
+  throwFirstError(results);
+  return results.map(([, v]) => v);
+}
+
+function throwFirstError(results: ExecResults): void {
+  const failed = results?.find(([err]) => err);
+  if (failed) throw failed[0];
+}

@@ -1,0 +1,197 @@
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { batonKeys, defineLuaCommands, systemClock, type BatonKeys, type Clock } from '@lib/common';
+import { ScheduleExistsError, ScheduleWriteConflictError } from './scheduling.errors';
+import { SchedulingMessages } from './scheduling.messages';
+import type { ScheduleSpec } from './schedule-spec';
+
+/** ScheduleStoreOptions: `redis` is any ordinary (non-subscriber) connection. */
+export interface ScheduleStoreOptions {
+  redis: Redis;
+  prefix: string;
+  /** clock: stamps createdAt/updatedAt and creation cursors (default systemClock). */
+  clock?: Clock;
+}
+
+/** ScheduleChange: what the store publishes on every change. */
+export interface ScheduleChange {
+  op: 'create' | 'update' | 'delete';
+  name: string;
+  rev: number;
+}
+
+/** ScheduleSnapshot: every schedule with its cursor, read atomically at revision `rev`. */
+export interface ScheduleSnapshot {
+  rev: number;
+  specs: ScheduleSpec[];
+  /** cursors: name → last instant (epoch ms) that became a job. */
+  cursors: Map<string, number>;
+}
+
+/** DataLossCheck: `lost` when the meta key vanished or changed since this store last saw it. */
+export interface DataLossCheck {
+  lost: boolean;
+  metaCreatedAt: number;
+}
+
+type WriteOp = 'create' | 'put' | 'delete';
+interface WriteScheduleCommand {
+  writeSchedule(...args: string[]): Promise<[number, number]>;
+}
+
+const CAS_ATTEMPTS = 10;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * ScheduleStore keeps schedule definitions in Redis (`schedules` hash). Every
+ * change is one Lua step (writeSchedule-4.lua) that also bumps `schedulesRev`
+ * and publishes `{op, name, rev}` on `schedulesChannel`, so a leader that
+ * WATCHes the revision never enqueues a tick of a schedule that changed under
+ * it. Creating a schedule, resuming it, or changing its cron or time zone
+ * raises its cursor to now: no tick from before that moment is owed.
+ */
+export class ScheduleStore {
+  private readonly redis: Redis;
+  private readonly keys: BatonKeys;
+  private readonly clock: Clock;
+  private seenMetaCreatedAt: number | null = null;
+
+  constructor(options: ScheduleStoreOptions) {
+    if (!options?.redis) throw new Error(SchedulingMessages.missingOption('ScheduleStore', 'redis'));
+    if (!options.prefix) throw new Error(SchedulingMessages.missingOption('ScheduleStore', 'prefix'));
+    this.redis = options.redis;
+    this.keys = batonKeys(options.prefix);
+    this.clock = options.clock ?? systemClock;
+    defineLuaCommands(this.redis, join(__dirname, '../lua'));
+  }
+
+  /** put creates or replaces `spec` (keeping the stored createdAt); `created` tells which. */
+  async put(spec: ScheduleSpec): Promise<{ created: boolean; spec: ScheduleSpec }> {
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const currentJson = await this.redis.hget(this.keys.schedules, spec.name);
+      const current = currentJson ? (JSON.parse(currentJson) as ScheduleSpec) : null;
+      const nowMs = this.clock.nowMs();
+      const next = { ...spec, createdAt: current?.createdAt ?? iso(nowMs), updatedAt: iso(nowMs) };
+      const [code] = await this.write('put', next, currentJson ?? '', owesNoPastTicks(current, next) ? nowMs : null);
+      if (code >= 0) return { created: code === 1, spec: next };
+    }
+    throw new ScheduleWriteConflictError(spec.name);
+  }
+
+  /** create adds `spec`; throws ScheduleExistsError (atomically) if the name is taken. */
+  async create(spec: ScheduleSpec): Promise<ScheduleSpec> {
+    const nowMs = this.clock.nowMs();
+    const next = { ...spec, createdAt: iso(nowMs), updatedAt: iso(nowMs) };
+    const [code] = await this.write('create', next, '', next.paused ? null : nowMs);
+    if (code === -2) throw new ScheduleExistsError(spec.name);
+    return next;
+  }
+
+  /** get returns one schedule, or null. */
+  async get(name: string): Promise<ScheduleSpec | null> {
+    const json = await this.redis.hget(this.keys.schedules, name);
+    return json ? (JSON.parse(json) as ScheduleSpec) : null;
+  }
+
+  /** list returns every schedule, sorted by name. */
+  async list(): Promise<ScheduleSpec[]> {
+    return parseAll(await this.redis.hgetall(this.keys.schedules));
+  }
+
+  /** delete removes a schedule; false if there was none. Its cursor stays, so its instants never repeat. */
+  async delete(name: string): Promise<boolean> {
+    const [code] = await this.writeRaw('delete', name, '', '', null);
+    return code === 1;
+  }
+
+  /** setPaused pauses or resumes; resuming raises the cursor to now (paused ticks are never owed). Null if unknown. */
+  async setPaused(name: string, paused: boolean): Promise<ScheduleSpec | null> {
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const currentJson = await this.redis.hget(this.keys.schedules, name);
+      if (!currentJson) return null;
+      const current = JSON.parse(currentJson) as ScheduleSpec;
+      if (current.paused === paused) return current;
+      const nowMs = this.clock.nowMs();
+      const next = { ...current, paused, updatedAt: iso(nowMs) };
+      const [code] = await this.write('put', next, currentJson, paused ? null : nowMs);
+      if (code >= 0) return next;
+    }
+    throw new ScheduleWriteConflictError(name);
+  }
+
+  /** rev returns the current schedules revision (0 before the first change). */
+  async rev(): Promise<number> {
+    return Number((await this.redis.get(this.keys.schedulesRev)) ?? 0);
+  }
+
+  /** snapshot reads every schedule, the revision and every cursor in one MULTI. */
+  async snapshot(): Promise<ScheduleSnapshot> {
+    const results = await this.redis.multi()
+      .hgetall(this.keys.schedules).get(this.keys.schedulesRev).hgetall(this.keys.cursor).exec();
+    if (!results) throw new Error('ScheduleStore.snapshot: transaction aborted');
+    const [[e1, specs], [e2, rev], [e3, cursors]] = results as [Error | null, unknown][];
+    const err = e1 ?? e2 ?? e3;
+    if (err) throw err;
+    const cursorMap = new Map(Object.entries(cursors as Record<string, string>).map(([k, v]) => [k, Number(v)]));
+    return { rev: Number(rev ?? 0), specs: parseAll(specs as Record<string, string>), cursors: cursorMap };
+  }
+
+  /**
+   * detectDataLoss writes the meta key if missing and reports whether Redis
+   * lost its data since this store last looked: the meta key it had seen is
+   * gone or was written anew. The first call only learns the current meta.
+   */
+  async detectDataLoss(): Promise<DataLossCheck> {
+    await this.redis.hsetnx(this.keys.meta, 'createdAt', String(this.clock.nowMs()));
+    const metaCreatedAt = Number(await this.redis.hget(this.keys.meta, 'createdAt'));
+    const lost = this.seenMetaCreatedAt !== null && this.seenMetaCreatedAt !== metaCreatedAt;
+    this.seenMetaCreatedAt = metaCreatedAt;
+    return { lost, metaCreatedAt };
+  }
+
+  /**
+   * subscribeChanges subscribes `subscriber` (a dedicated connection; it
+   * enters subscriber mode) to schedule changes and calls `onChange` for each.
+   * Resolves once subscribed, with a function that unsubscribes.
+   */
+  async subscribeChanges(subscriber: Redis, onChange: (change: ScheduleChange) => void): Promise<() => Promise<void>> {
+    const channel = this.keys.schedulesChannel;
+    const listener = (ch: string, message: string) => {
+      if (ch !== channel) return;
+      try {
+        onChange(JSON.parse(message) as ScheduleChange);
+      } catch {
+        // a malformed message is not ours to act on
+      }
+    };
+    subscriber.on('message', listener);
+    await subscriber.subscribe(channel);
+    return async () => {
+      subscriber.off('message', listener);
+      await subscriber.unsubscribe(channel).catch(() => undefined);
+    };
+  }
+
+  private write(op: WriteOp, spec: ScheduleSpec, expected: string, raiseCursorMs: number | null) {
+    return this.writeRaw(op, spec.name, JSON.stringify(spec), expected, raiseCursorMs);
+  }
+
+  private async writeRaw(op: WriteOp, name: string, json: string, expected: string, raiseCursorMs: number | null) {
+    const k = this.keys;
+    const cmd = this.redis as unknown as WriteScheduleCommand;
+    const [code, rev] = await cmd.writeSchedule(k.schedules, k.schedulesRev, k.cursor, k.meta, op, name, json,
+      expected, raiseCursorMs === null ? '' : String(raiseCursorMs), String(this.clock.nowMs()), k.schedulesChannel);
+    return [Number(code), Number(rev)] as const;
+  }
+}
+
+/** A new, resumed or re-timed schedule owes no tick from before now. */
+function owesNoPastTicks(current: ScheduleSpec | null, next: ScheduleSpec): boolean {
+  if (next.paused) return false;
+  if (!current || current.paused) return true;
+  return current.cron !== next.cron || current.timezone !== next.timezone;
+}
+
+function parseAll(hash: Record<string, string>): ScheduleSpec[] {
+  return Object.keys(hash).sort().map((name) => JSON.parse(hash[name]) as ScheduleSpec);
+}

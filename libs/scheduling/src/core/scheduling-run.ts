@@ -1,0 +1,190 @@
+import type { Clock, EventLogger } from '@lib/common';
+import { dueTicks, type CronCalendar } from './catch-up';
+import { CronGroups, groupKey, memoCalendar } from './cron-groups';
+import type { Tick } from './enqueue-plan';
+import type { EnqueueFence, EnqueueResult } from './fenced-enqueuer';
+import type { ScheduleSnapshot } from './schedule-store';
+import type { ScheduleSpec } from './schedule-spec';
+import { FencedOffError } from './scheduling.errors';
+
+/** RunDeps: what one leadership's scheduling needs (narrow views of the store and enqueuer). */
+export interface RunDeps {
+  store: { snapshot(): Promise<ScheduleSnapshot>; detectDataLoss(): Promise<{ lost: boolean }> };
+  enqueuer: { enqueueTicks(fence: EnqueueFence, ticks: readonly Tick[]): Promise<EnqueueResult> };
+  clock: Clock;
+  logger: EventLogger;
+  catchUpWindowMs: number;
+  retryDelayMs: number;
+  fence: { leaseValue: string; fencingToken: number };
+  isValid(): boolean;
+  /** onStop: called once when the run stops by itself (fenced off, leadership invalid). */
+  onStop(reason: string, error?: unknown): void;
+}
+
+/**
+ * SchedulingRun is the scheduling work of one leadership term: schedules and
+ * cursors in memory, one node-cron task per (cron, timezone), and one
+ * serialized chain that enqueues everything due (and reloads). Instants at or
+ * after `liveSinceMs` (when this term began) are owed whatever the misfire
+ * policy; earlier ones follow it.
+ */
+export class SchedulingRun {
+  private readonly liveSinceMs: number;
+  private readonly groups: CronGroups;
+  private specs = new Map<string, ScheduleSpec>();
+  private cursors = new Map<string, number>();
+  private rev = -1;
+  private pending: Tick[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  private flushQueued = false;
+  private reloadQueued?: Promise<void>;
+  private retryTimer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(private readonly deps: RunDeps) {
+    this.liveSinceMs = deps.clock.nowMs();
+    this.groups = new CronGroups((key, instantMs) => this.onCronTick(key, instantMs));
+  }
+
+  /** start loads every schedule, catches up and arms the tasks; settles when that first pass is done. */
+  start(): Promise<void> {
+    return this.requestReload();
+  }
+
+  /** noteRevision asks for a reload when a change message (or a poll) shows a revision other than the loaded one. */
+  noteRevision(rev: number): void {
+    if (!this.stopped && rev !== this.rev) void this.requestReload();
+  }
+
+  /** Queues one reload; requests made while one is still queued join it. */
+  private requestReload(): Promise<void> {
+    if (this.reloadQueued) return this.reloadQueued;
+    this.reloadQueued = this.enqueueWork(() => {
+      this.reloadQueued = undefined;
+      return this.reload();
+    });
+    return this.reloadQueued;
+  }
+
+  /** stop destroys every task at once and drops pending ticks; settles when in-flight work has. */
+  async stop(): Promise<void> {
+    this.halt();
+    await this.chain;
+  }
+
+  private halt(): void {
+    this.stopped = true;
+    this.groups.destroyAll();
+    this.pending = [];
+    clearTimeout(this.retryTimer);
+  }
+
+  private stopSelf(reason: string, error?: unknown): void {
+    if (this.stopped) return;
+    this.halt();
+    this.deps.onStop(reason, error);
+  }
+
+  private enqueueWork(work: () => Promise<void>): Promise<void> {
+    const run = this.chain.then(() => (this.stopped ? undefined : work()));
+    this.chain = run.catch((err) => this.onWorkError(err));
+    return this.chain;
+  }
+
+  /** 1. read the snapshot, 2. report lost data, 3. re-arm groups, 4. catch every schedule up to now. */
+  private async reload(): Promise<void> {
+    const known = [...this.specs.keys()];
+    const snapshot = await this.deps.store.snapshot();
+    const { lost } = await this.deps.store.detectDataLoss();
+    if (this.stopped) return;
+    if (lost) {
+      const missing = known.filter((name) => !snapshot.specs.some((s) => s.name === name));
+      this.deps.logger.log('warn', 'schedules.missing', 'Redis lost its data: schedules this leader knew are gone', { names: missing, count: missing.length });
+    }
+    this.rev = snapshot.rev;
+    this.specs = new Map(snapshot.specs.map((s) => [s.name, s]));
+    this.cursors = new Map(snapshot.specs.map((s) => [s.name, snapshot.cursors.get(s.name) ?? Date.parse(s.createdAt)]));
+    const active = snapshot.specs.filter((s) => !s.paused);
+    this.groups.sync(active);
+    this.pending = [];
+    const nowMs = this.deps.clock.nowMs();
+    const calendars = new Map<string, CronCalendar>();
+    for (const spec of active) {
+      const key = groupKey(spec);
+      if (!calendars.has(key)) calendars.set(key, memoCalendar(spec));
+      this.planSchedule(spec, nowMs, calendars.get(key)!);
+    }
+    await this.flush();
+  }
+
+  private onCronTick(key: string, instantMs: number): void {
+    if (this.stopped) return;
+    const calendar = memoCalendar(parseKey(key));
+    for (const name of this.groups.members(key)) {
+      const spec = this.specs.get(name);
+      if (spec && !spec.paused) this.planSchedule(spec, instantMs, calendar);
+    }
+    if (!this.flushQueued && this.pending.length > 0) {
+      this.flushQueued = true;
+      void this.enqueueWork(() => this.flush());
+    }
+  }
+
+  /** Queues the due ticks of one schedule up to `nowMs` and moves its in-memory cursor past them. */
+  private planSchedule(spec: ScheduleSpec, nowMs: number, cron: CronCalendar): void {
+    const cursorMs = this.cursors.get(spec.name) ?? this.liveSinceMs;
+    const due = dueTicks({ cursorMs, nowMs, windowMs: this.deps.catchUpWindowMs, misfire: spec.misfire, cron, liveSinceMs: this.liveSinceMs });
+    for (const fireAtMs of due) this.pending.push({ spec, fireAtMs });
+    if (nowMs > cursorMs) this.cursors.set(spec.name, nowMs);
+  }
+
+  /** Enqueues everything pending in one call (the enqueuer batches by 500); reloads when schedules changed. */
+  private async flush(): Promise<void> {
+    this.flushQueued = false;
+    if (this.stopped || this.pending.length === 0) return;
+    if (!this.deps.isValid()) return this.stopSelf('leadership-invalid');
+    const ticks = this.pending;
+    this.pending = [];
+    const result = await this.deps.enqueuer.enqueueTicks({ ...this.deps.fence, rev: this.rev }, ticks);
+    this.report(result);
+    if (result.stale && !this.stopped) void this.requestReload();
+  }
+
+  private report(result: EnqueueResult): void {
+    const { logger } = this.deps;
+    const caughtUp = new Map<string, number>();
+    for (const t of result.enqueued) {
+      const scheduledFor = new Date(t.fireAtMs).toISOString();
+      logger.log('info', 'schedule.fired', `${t.spec.name} fired for ${scheduledFor}`, {
+        schedule: t.spec.name, scheduledFor, jobId: t.jobId, lagMs: t.enqueuedAtMs - t.fireAtMs,
+      });
+      if (t.fireAtMs < this.liveSinceMs) caughtUp.set(t.spec.name, (caughtUp.get(t.spec.name) ?? 0) + 1);
+    }
+    for (const [schedule, count] of caughtUp) {
+      logger.log('info', 'schedule.caught-up', `${schedule}: ${count} missed tick(s) enqueued`, { schedule, count });
+    }
+    for (const { tick, reason } of result.skipped) {
+      if (reason === 'stale-schedules') continue; // recomputed after the reload
+      const scheduledFor = new Date(tick.fireAtMs).toISOString();
+      logger.log(reason === 'overlap' ? 'info' : 'debug', 'schedule.skipped', `${tick.spec.name} skipped ${scheduledFor}: ${reason}`, {
+        schedule: tick.spec.name, scheduledFor, reason,
+      });
+    }
+  }
+
+  /** A fence error ends the run; any other error reloads from Redis after a delay (cursors there are the truth). */
+  private onWorkError(err: unknown): void {
+    if (this.stopped) return;
+    if (err instanceof FencedOffError) return this.stopSelf('fenced-off', err);
+    this.deps.logger.log('error', 'schedule.enqueue-failed', `scheduling pass failed, retrying: ${(err as Error)?.message ?? err}`, {
+      error: (err as Error)?.message ?? String(err), retryInMs: this.deps.retryDelayMs,
+    });
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.requestReload(), this.deps.retryDelayMs);
+  }
+}
+
+function parseKey(key: string): Pick<ScheduleSpec, 'cron' | 'timezone'> {
+  const [timezone, cron] = key.split('\n');
+  return { cron, timezone };
+}

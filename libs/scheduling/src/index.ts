@@ -1,0 +1,11 @@
+// Public entry of @lib/scheduling: the framework-free scheduling core.
+export * from './core/schedule-spec';
+export * from './core/validate-schedule';
+export * from './core/cron-schedule';
+export * from './core/catch-up';
+export * from './core/scheduling.errors';
+export * from './core/scheduling.messages';
+export * from './core/schedule-store';
+export * from './core/enqueue-plan';
+export * from './core/fenced-enqueuer';
+export * from './core/leader-scheduler';

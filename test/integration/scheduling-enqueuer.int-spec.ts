@@ -1,0 +1,180 @@
+import type { Redis } from 'ioredis';
+import { Queue } from 'bullmq';
+import { batonKeys, type BatonJobData } from '@lib/common';
+import {
+  FencedEnqueuer, FencedOffError, ScheduleStore, fencedConnectionOptions, validateScheduleInput,
+  type EnqueueFence, type ScheduleSpec,
+} from '@lib/scheduling';
+import { connectTo, startRedisServer, type RedisServerHandle } from '../support/redis-server';
+
+function spec(name: string, extra: Record<string, unknown> = {}): ScheduleSpec {
+  const result = validateScheduleInput({ name, cron: '* * * * * *', handler: 'log', ...extra }, { handlers: new Set(['log']) });
+  if (!result.ok) throw new Error(JSON.stringify(result.errors));
+  return result.value;
+}
+
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+
+describe('FencedEnqueuer on a real Redis', () => {
+  let server: RedisServerHandle;
+  let admin: Redis;
+  let redis: Redis;
+  let queue: Queue;
+  let enqueuer: FencedEnqueuer;
+  let keys: ReturnType<typeof batonKeys>;
+  let fence: EnqueueFence;
+  let seq = 0;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    admin = await connectTo(server);
+  });
+  afterAll(async () => {
+    await admin.quit();
+    await server.cleanup();
+  });
+  beforeEach(async () => {
+    const prefix = `enq-${++seq}`;
+    keys = batonKeys(prefix);
+    redis = await connectTo(server, fencedConnectionOptions);
+    queue = new Queue(keys.queueName, { connection: redis, prefix: keys.tag });
+    enqueuer = new FencedEnqueuer({ redis, queue, prefix });
+    await admin.set(keys.leader, '7:node-a', 'PX', 60_000);
+    await admin.set(keys.schedulesRev, '3');
+    fence = { leaseValue: '7:node-a', fencingToken: 7, rev: 3 };
+  });
+  afterEach(async () => {
+    await enqueuer.close();
+    await redis.quit();
+    const found = await admin.keys(`${keys.tag}:*`);
+    if (found.length) await admin.del(...found);
+  });
+
+  const jobCount = async () => (await admin.keys(`${keys.tag}:jobs:*@*`)).length;
+
+  it('writes the job, its data and options, the cursor and the runs index', async () => {
+    const s = spec('alpha', { attempts: 5, backoff: { type: 'fixed', delayMs: 10 }, data: { k: 1 } });
+    const result = await enqueuer.enqueueTicks(fence, [{ spec: s, fireAtMs: T0 }]);
+    expect(result.enqueued.map((t) => t.jobId)).toEqual([`alpha@${T0}`]);
+    const job = await queue.getJob(`alpha@${T0}`);
+    expect(job?.data).toEqual<BatonJobData>({
+      schedule: 'alpha', handler: 'log', scheduledFor: '2026-01-01T00:00:00.000Z', fencingToken: 7,
+      payload: { k: 1 }, timeoutMs: 30000, trigger: 'cron',
+    });
+    expect(job?.opts).toMatchObject({ attempts: 5, backoff: { type: 'fixed', delay: 10 } });
+    expect(await admin.hget(keys.cursor, 'alpha')).toBe(String(T0));
+    expect(await admin.zrange(keys.runs('alpha'), '0', '-1', 'WITHSCORES')).toEqual([`alpha@${T0}`, String(T0)]);
+  });
+
+  it('turns the same tick into one job, also after that job was removed', async () => {
+    const tick = { spec: spec('once'), fireAtMs: T0 };
+    await enqueuer.enqueueTicks(fence, [tick, tick]);
+    expect(await jobCount()).toBe(1);
+    const again = await enqueuer.enqueueTicks(fence, [tick]);
+    expect(again.enqueued).toEqual([]);
+    expect(again.skipped).toEqual([{ tick, reason: 'already-enqueued' }]);
+    await (await queue.getJob(`once@${T0}`))!.remove();
+    expect(await jobCount()).toBe(0);
+    expect((await enqueuer.enqueueTicks(fence, [tick])).enqueued).toEqual([]);
+    expect(await jobCount()).toBe(0);
+  });
+
+  it('refuses a lease value that is not the one in Redis and writes nothing', async () => {
+    const wrong = { ...fence, leaseValue: '6:node-b' };
+    await expect(enqueuer.enqueueTicks(wrong, [{ spec: spec('x'), fireAtMs: T0 }])).rejects.toBeInstanceOf(FencedOffError);
+    expect(await jobCount()).toBe(0);
+    expect(await admin.hget(keys.cursor, 'x')).toBeNull();
+  });
+
+  it('refuses an expired lease and writes nothing', async () => {
+    await admin.set(keys.leader, '7:node-a', 'PX', 30);
+    await new Promise((r) => setTimeout(r, 60));
+    await expect(enqueuer.enqueueTicks(fence, [{ spec: spec('x'), fireAtMs: T0 }])).rejects.toThrow(/found none/);
+    expect(await jobCount()).toBe(0);
+  });
+
+  it('writes nothing when the schedules revision changes between the read and EXEC', async () => {
+    patchNextMulti(redis, () => void redis.incr(keys.schedulesRev));
+    const result = await enqueuer.enqueueTicks(fence, [{ spec: spec('raced'), fireAtMs: T0 }]);
+    expect(result.stale).toBe(true);
+    expect(result.skipped.map((s) => s.reason)).toEqual(['stale-schedules']);
+    expect(await jobCount()).toBe(0);
+    expect(await admin.hget(keys.cursor, 'raced')).toBeNull();
+  });
+
+  it('refuses to write when the lease is taken between the read and EXEC', async () => {
+    patchNextMulti(redis, () => void redis.set(keys.leader, '8:node-b'));
+    await expect(enqueuer.enqueueTicks(fence, [{ spec: spec('raced'), fireAtMs: T0 }])).rejects.toThrow(/found '8:node-b'/);
+    expect(await jobCount()).toBe(0);
+  });
+
+  it('skips a tick of an overlap=skip schedule while its previous job is queued, and resumes after it ends', async () => {
+    const s = spec('lone', { overlap: 'skip' });
+    const first = await enqueuer.enqueueTicks(fence, [{ spec: s, fireAtMs: T0 }, { spec: s, fireAtMs: T0 + 1000 }]);
+    expect(first.enqueued.map((t) => t.fireAtMs)).toEqual([T0]);
+    expect(first.skipped.map((x) => [x.tick.fireAtMs, x.reason])).toEqual([[T0 + 1000, 'overlap']]);
+    expect(await admin.hget(keys.active, 'lone')).toBe(`lone@${T0}`);
+    const second = await enqueuer.enqueueTicks(fence, [{ spec: s, fireAtMs: T0 + 2000 }]);
+    expect(second.skipped.map((x) => x.reason)).toEqual(['overlap']);
+    expect(await admin.hget(keys.cursor, 'lone')).toBe(String(T0 + 2000));
+    await (await queue.getJob(`lone@${T0}`))!.remove();
+    const third = await enqueuer.enqueueTicks(fence, [{ spec: s, fireAtMs: T0 + 3000 }]);
+    expect(third.enqueued.map((t) => t.jobId)).toEqual([`lone@${T0 + 3000}`]);
+  });
+
+  it('enqueues 2,000 ticks in batches, and none of them a second time', async () => {
+    const specs = Array.from({ length: 1000 }, (_, i) => spec(`bulk-${i}`));
+    const ticks = specs.flatMap((s) => [{ spec: s, fireAtMs: T0 }, { spec: s, fireAtMs: T0 + 1000 }]);
+    const result = await enqueuer.enqueueTicks(fence, ticks);
+    expect(result.enqueued).toHaveLength(2000);
+    expect(await queue.getWaitingCount()).toBe(2000);
+    expect(await admin.hlen(keys.cursor)).toBe(1000);
+    expect(await admin.hget(keys.cursor, 'bulk-999')).toBe(String(T0 + 1000));
+    const again = await enqueuer.enqueueTicks(fence, ticks);
+    expect(again.enqueued).toHaveLength(0);
+    expect(await queue.getWaitingCount()).toBe(2000);
+  });
+
+  it('triggers a manual run with its own job id, unfenced', async () => {
+    await admin.del(keys.leader);
+    const jobId = await enqueuer.triggerNow(spec('manual'), T0 + 5);
+    expect(jobId).toMatch(new RegExp(`^manual@manual-${T0 + 5}-[0-9a-f]{8}$`));
+    const job = await queue.getJob(jobId);
+    expect(job?.data).toMatchObject({ trigger: 'manual', fencingToken: 0, scheduledFor: new Date(T0 + 5).toISOString() });
+    expect(await admin.zscore(keys.runs('manual'), jobId)).toBe(String(T0 + 5));
+  });
+
+  it('triggers a manual run through any queue of the deployment with the static helper', async () => {
+    const other = await connectTo(server);
+    const otherQueue = new Queue(keys.queueName, { connection: other, prefix: keys.tag });
+    const jobId = await FencedEnqueuer.triggerNow(otherQueue, spec('viaother'), T0);
+    expect((await queue.getJob(jobId))?.data.trigger).toBe('manual');
+    expect(await admin.zscore(keys.runs('viaother'), jobId)).toBe(String(T0));
+    await otherQueue.close();
+    await other.quit();
+  });
+
+  it('keeps ioredis from replaying its MULTI on a new socket after a reconnect', () => {
+    expect(redis.options.autoResendUnfulfilledCommands).toBe(false);
+  });
+
+  it('works with a revision written by the ScheduleStore', async () => {
+    const store = new ScheduleStore({ redis: admin, prefix: keys.tag.slice(1, -1) });
+    const created = await store.create(spec('stored'));
+    const rev = await store.rev();
+    const tickAt = Date.parse(created.createdAt) + 1000;
+    const result = await enqueuer.enqueueTicks({ ...fence, rev }, [{ spec: created, fireAtMs: tickAt }]);
+    expect(result.enqueued).toHaveLength(1);
+  });
+});
+
+/** Runs `sideEffect` on the enqueuer's own connection right before its next MULTI, so it lands after the WATCH. */
+function patchNextMulti(redis: Redis, sideEffect: () => void): void {
+  const raw = redis as unknown as { multi: (...args: unknown[]) => unknown };
+  const original = raw.multi;
+  raw.multi = function (this: unknown, ...args: unknown[]) {
+    raw.multi = original;
+    sideEffect();
+    return original.apply(this, args);
+  };
+}

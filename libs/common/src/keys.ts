@@ -17,6 +17,8 @@ export function batonKeys(prefix: string) {
     leaderInfo: `${tag}:leader-info`,
     /** electionChannel: pub/sub channel where a released lease is broadcast. */
     electionChannel: `${tag}:election`,
+    /** controlChannel: pub/sub channel for cluster commands (`{op: 'resign', term}`). */
+    controlChannel: `${tag}:control`,
     /** schedules: hash name → schedule JSON. */
     schedules: `${tag}:schedules`,
     /** schedulesRev: counter bumped by every schedule change (leader compares it before enqueueing). */

@@ -1,25 +1,25 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { systemClock, type EventLogger } from '@lib/common';
-import { FencedEnqueuer, ScheduleStore } from '@lib/scheduling';
-import { BATON_EVENT_LOGGER, HandlerRegistry, RunHistory, WorkerModule } from '@lib/worker';
+import { ElectionModule } from '@lib/election';
+import { SchedulingModule } from '@lib/scheduling';
+import { HandlerRegistry, WorkerModule } from '@lib/worker';
 import { hostname } from 'node:os';
 import { ClusterController } from './api/cluster.controller';
 import { SchedulesController } from './api/schedules.controller';
 import { NodeRegistry } from './cluster/node-registry';
 import type { BatonConfig } from './config/baton-config';
+import { CoreModule } from './core.module';
 import { HealthController } from './health/health.controller';
-import { LeadershipService } from './leadership/leadership.service';
 import { NodeLifecycle } from './node-lifecycle';
-import { RedisConnections } from './redis/redis-connections';
-import {
-  BATON_CONFIG, EVENT_LOGGER, MANUAL_TRIGGER, NODE_REGISTRY, REDIS_CONNECTIONS, RUN_HISTORY, SCHEDULE_STORE,
-} from './tokens';
+import type { RedisConnections } from './redis/redis-connections';
+import { NODE_REGISTRY, REDIS_CONNECTIONS } from './tokens';
 
 /**
  * AppModule wires one Baton node from a validated config and a logger:
- * Redis connections, the schedule store, the node registry, leadership
- * (election + leader scheduling), the worker, and the admin API.
+ * election (ElectionModule), the leader's scheduling and the schedule store
+ * (SchedulingModule), the worker (WorkerModule), the node registry and the
+ * admin API. Each role gets its own Redis connection (RedisConnections).
  */
 @Module({})
 export class AppModule {
@@ -29,34 +29,32 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
+        CoreModule.forRoot(config, logger),
         TerminusModule.forRoot({ logger: false }),
+        ElectionModule.forRootAsync({
+          isGlobal: true,
+          inject: [REDIS_CONNECTIONS],
+          useFactory: (r: RedisConnections) => ({
+            redis: r.get('election'), subscriber: r.get('election-sub'), prefix: config.prefix, identity: config.nodeId,
+            leaseMs: config.leaseMs, renewDeadlineMs: config.renewDeadlineMs, retryPeriodMs: config.retryPeriodMs,
+          }),
+        }),
+        SchedulingModule.forRootAsync({
+          inject: [REDIS_CONNECTIONS],
+          useFactory: (r: RedisConnections) => ({
+            redis: r.get('commands'), enqueuer: r.get('enqueuer'), subscriber: r.get('schedules-sub'),
+            prefix: config.prefix, nodeId: config.nodeId, catchUpWindowMs: config.catchUpWindowMs,
+          }),
+        }),
         WorkerModule.forRootAsync({
           useFactory: () => ({
-            connection: config.redisUrl,
-            prefix: config.prefix,
-            nodeId: config.nodeId,
-            concurrency: config.workerConcurrency,
-            lockDurationMs: config.jobLockMs,
-            shutdownGraceMs: config.shutdownGraceMs,
+            connection: config.redisUrl, prefix: config.prefix, nodeId: config.nodeId,
+            concurrency: config.workerConcurrency, lockDurationMs: config.jobLockMs, shutdownGraceMs: config.shutdownGraceMs,
           }),
-          extraProviders: [{ provide: BATON_EVENT_LOGGER, useValue: logger }],
         }),
       ],
       controllers: [SchedulesController, ClusterController, HealthController],
       providers: [
-        { provide: BATON_CONFIG, useValue: config },
-        { provide: EVENT_LOGGER, useValue: logger },
-        { provide: 'CLOCK', useValue: systemClock },
-        {
-          provide: REDIS_CONNECTIONS,
-          useFactory: () => new RedisConnections(config.redisUrl, (role, err) =>
-            logger.log('warn', 'redis.error', `Redis connection "${role}" failed: ${err.message}`, { role })),
-        },
-        {
-          provide: SCHEDULE_STORE,
-          inject: [REDIS_CONNECTIONS],
-          useFactory: (r: RedisConnections) => new ScheduleStore({ redis: r.get('commands'), prefix: config.prefix, clock: systemClock }),
-        },
         {
           provide: NODE_REGISTRY,
           inject: [REDIS_CONNECTIONS, HandlerRegistry],
@@ -66,13 +64,6 @@ export class AppModule {
               handlers: handlers.names() }),
           }),
         },
-        { provide: RUN_HISTORY, useExisting: RunHistory },
-        {
-          provide: MANUAL_TRIGGER,
-          inject: [LeadershipService],
-          useFactory: (l: LeadershipService) => ({ triggerNow: l.triggerNow.bind(l) }),
-        },
-        LeadershipService,
         NodeLifecycle,
       ],
     };

@@ -46,7 +46,8 @@ export async function main(): Promise<void> {
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.log('info', 'node.started', `${config.nodeId} started (API on ${config.host}:${port}, prefix ${config.prefix}, lease ${config.leaseMs} ms)`,
-    { ...lifecycle.describe(), port, pid: process.pid, version: config.version });
+    { port, host: config.host, prefix: config.prefix, leaseMs: config.leaseMs, workerConcurrency: config.workerConcurrency,
+      pid: process.pid, version: config.version });
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -3,3 +3,4 @@ export * from './clock';
 export * from './logger';
 export * from './job';
 export * from './lua-loader';
+export * from './tokens';

@@ -8,3 +8,7 @@ export * from './core/election-timings';
 export * from './core/election.errors';
 export * from './core/read-leader';
 export { electionCommands, LUA_DIR, type ElectionCommands } from './core/redis-commands';
+export { ElectionModule } from './nest/election.module';
+export { ElectionService } from './nest/election.service';
+export { LeadershipListeners } from './nest/leadership.listeners';
+export { ELECTION_MODULE_OPTIONS, type ElectionModuleOptions } from './nest/election.module-definition';

@@ -9,3 +9,6 @@ export * from './core/schedule-store';
 export * from './core/enqueue-plan';
 export * from './core/fenced-enqueuer';
 export * from './core/leader-scheduler';
+export { SchedulingModule } from './nest/scheduling.module';
+export { SchedulingService } from './nest/scheduling.service';
+export { SCHEDULING_MODULE_OPTIONS, type SchedulingModuleOptions } from './nest/scheduling.module-definition';

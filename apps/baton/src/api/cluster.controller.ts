@@ -1,7 +1,8 @@
 import { Controller, Get, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
+import { ConflictException } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ElectionService } from '@lib/election';
 import type { NodeRegistry } from '../cluster/node-registry';
-import { LeadershipService } from '../leadership/leadership.service';
 import { NODE_REGISTRY } from '../tokens';
 import { ApiTokenGuard } from './api-token.guard';
 
@@ -12,14 +13,14 @@ import { ApiTokenGuard } from './api-token.guard';
 @Controller('api/cluster')
 export class ClusterController {
   constructor(
-    private readonly leadership: LeadershipService,
+    private readonly election: ElectionService,
     @Inject(NODE_REGISTRY) private readonly registry: NodeRegistry,
   ) {}
 
   @Get()
   @ApiOperation({ summary: 'The leader (nodeId, term, since, leaseRemainingMs) and the live nodes' })
   async view() {
-    const [leader, nodes] = await Promise.all([this.leadership.currentLeader(), this.registry.live()]);
+    const [leader, nodes] = await Promise.all([this.election.currentLeader(), this.registry.live()]);
     return {
       leader,
       nodes: nodes.map((n) => ({
@@ -39,6 +40,8 @@ export class ClusterController {
   @HttpCode(200)
   @ApiOperation({ summary: 'The current leader steps down (handover, as on SIGTERM); 409 when nobody leads' })
   async resign() {
-    return this.leadership.requestResign();
+    const result = await this.election.requestResign();
+    if (!result.resigned) throw new ConflictException('no node leads right now; nothing to resign');
+    return result;
   }
 }

@@ -5,13 +5,13 @@ import {
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Clock } from '@lib/common';
 import {
-  nextRunAt, ScheduleExistsError, validateScheduleInput, type FencedEnqueuer, type ScheduleSpec, type ScheduleStore,
+  nextRunAt, ScheduleExistsError, ScheduleStore, SchedulingService, validateScheduleInput, type ScheduleSpec,
 } from '@lib/scheduling';
-import type { RunHistory } from '@lib/worker';
+import { RunHistory } from '@lib/worker';
 import type { NodeRegistry } from '../cluster/node-registry';
 import { ApiTokenGuard } from './api-token.guard';
 import { ScheduleBody } from './schedule.dto';
-import { MANUAL_TRIGGER, NODE_REGISTRY, RUN_HISTORY, SCHEDULE_STORE } from '../tokens';
+import { CLOCK, NODE_REGISTRY } from '../tokens';
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
@@ -31,11 +31,11 @@ function badRequest(errors: { field: string; message: string }[]): BadRequestExc
 @Controller('api/schedules')
 export class SchedulesController {
   constructor(
-    @Inject(SCHEDULE_STORE) private readonly store: ScheduleStore,
+    private readonly store: ScheduleStore,
+    private readonly scheduling: SchedulingService,
+    private readonly runs: RunHistory,
     @Inject(NODE_REGISTRY) private readonly registry: NodeRegistry,
-    @Inject(RUN_HISTORY) private readonly runs: RunHistory,
-    @Inject(MANUAL_TRIGGER) private readonly trigger: Pick<FencedEnqueuer, 'triggerNow'>,
-    @Inject('CLOCK') private readonly clock: Clock,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   private view(spec: ScheduleSpec) {
@@ -131,7 +131,7 @@ export class SchedulesController {
   @ApiOperation({ summary: 'Run now, outside the cron (202 with the job id)' })
   async triggerNow(@Param('name') name: string) {
     const spec = await this.mustGet(name);
-    const jobId = await this.trigger.triggerNow(spec, this.clock.nowMs());
+    const jobId = await this.scheduling.triggerNow(spec, this.clock.nowMs());
     return { jobId, schedule: name };
   }
 

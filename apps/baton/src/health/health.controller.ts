@@ -1,7 +1,7 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { LeadershipService } from '../leadership/leadership.service';
+import { ElectionService } from '@lib/election';
 import type { RedisConnections } from '../redis/redis-connections';
 import { REDIS_CONNECTIONS } from '../tokens';
 
@@ -12,7 +12,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
-    private readonly leadership: LeadershipService,
+    private readonly election: ElectionService,
     @Inject(REDIS_CONNECTIONS) private readonly redis: RedisConnections,
   ) {}
 
@@ -32,9 +32,8 @@ export class HealthController {
         return { latencyMs: Date.now() - started };
       }).withTimeout(2000),
       () => {
-        const check = this.indicators.check('election');
-        const state = this.leadership.healthState();
-        return state.ok ? check.up(state) : check.down(state);
+        const leadership = this.election.elector.leadership();
+        return this.indicators.check('election').up({ role: leadership ? 'leader' : 'follower', term: leadership?.token ?? null });
       },
     ]);
   }

@@ -31,15 +31,10 @@ export interface BatchPlan {
   newCursors: Map<string, number>;
 }
 
-/** sortTicks orders ticks by schedule name, then instant, dropping exact duplicates. */
+/** sortTicks orders ticks by schedule name, then instant, dropping exact duplicates (adjacent once sorted). */
 export function sortTicks(ticks: readonly Tick[]): Tick[] {
-  const seen = new Set<string>();
-  return [...ticks]
-    .sort((a, b) => (a.spec.name === b.spec.name ? a.fireAtMs - b.fireAtMs : a.spec.name < b.spec.name ? -1 : 1))
-    .filter((t) => {
-      const key = `${t.spec.name}@${t.fireAtMs}`;
-      return seen.has(key) ? false : (seen.add(key), true);
-    });
+  const sorted = [...ticks].sort((a, b) => (a.spec.name === b.spec.name ? a.fireAtMs - b.fireAtMs : a.spec.name < b.spec.name ? -1 : 1));
+  return sorted.filter((t, i) => i === 0 || t.fireAtMs !== sorted[i - 1].fireAtMs || t.spec.name !== sorted[i - 1].spec.name);
 }
 
 /**

@@ -7,8 +7,14 @@ import { FencedOffError } from './scheduling.errors';
 import { SchedulingMessages } from './scheduling.messages';
 import type { ScheduleSpec } from './schedule-spec';
 
-/** ENQUEUE_BATCH_SIZE: ticks per WATCH/MULTI round trip. */
-export const ENQUEUE_BATCH_SIZE = 500;
+/**
+ * ENQUEUE_BATCH_SIZE: ticks per WATCH/MULTI (default of the `batchSize`
+ * option). Larger batches cost fewer round trips and less per-batch work, but
+ * one MULTI blocks Redis for its whole EXEC: about 45 µs per job (bullmq's
+ * addStandardJob plus the runs index), so ~45 ms for 1,000; every other
+ * client (workers, the lease renewal) waits that long at worst.
+ */
+export const ENQUEUE_BATCH_SIZE = 1000;
 const WATCH_RETRIES = 10;
 
 /** FencedEnqueuerOptions: see FencedEnqueuer. */
@@ -22,6 +28,8 @@ export interface FencedEnqueuerOptions {
   queue: Queue;
   prefix: string;
   clock?: Clock;
+  /** batchSize: ticks per WATCH/MULTI, ≥ 1 (default ENQUEUE_BATCH_SIZE; see there for the trade-off). */
+  batchSize?: number;
 }
 
 /**
@@ -65,19 +73,27 @@ export function jobOptions(spec: ScheduleSpec, jobId: string): JobsOptions {
 
 /**
  * FencedEnqueuer turns ticks into BullMQ jobs exactly once, and only while
- * the caller's lease is the one in Redis. Per batch of ≤ 500 ticks it WATCHes
- * the lease, the schedules revision, the cursors and the active runs, reads
- * them, drops ticks at or before their schedule's cursor, and writes the jobs,
- * the cursors, the active runs and the `runs:<name>` index in one MULTI. If
- * any watched key changed meanwhile, EXEC does nothing and the batch is
- * retried; a lease that is no longer ours throws FencedOffError with nothing
- * written. All calls are serialized on the connection.
+ * the caller's lease is the one in Redis. Per batch of ≤ ENQUEUE_BATCH_SIZE
+ * ticks it WATCHes the lease, the schedules revision, the cursors and the
+ * active runs, reads them, drops ticks at or before their schedule's cursor,
+ * and writes the jobs, the cursors, the active runs and the `runs:<name>`
+ * index in one MULTI. If any watched key changed meanwhile, EXEC does nothing
+ * and the batch is retried; a lease that is no longer ours throws
+ * FencedOffError with nothing written. All calls are serialized on the
+ * connection.
+ *
+ * Speed: the MULTI of the next batch is built (client-side only, nothing is
+ * sent) while the previous EXEC runs in Redis, so the client's per-job work
+ * (job JSON, msgpack, command encoding) overlaps Redis's. The draft assumes
+ * every tick of its batch is due; when the read shows otherwise it is thrown
+ * away and the MULTI is built from the plan.
  */
 export class FencedEnqueuer {
   private readonly redis: Redis;
   private readonly queue: Queue;
   private readonly keys: BatonKeys;
   private readonly clock: Clock;
+  private readonly batchSize: number;
   private tail: Promise<unknown> = Promise.resolve();
   private connectionEpoch = 0;
   private client?: Promise<BullClient>;
@@ -96,6 +112,8 @@ export class FencedEnqueuer {
     this.redis = options.redis;
     this.queue = options.queue;
     this.clock = options.clock ?? systemClock;
+    this.batchSize = options.batchSize ?? ENQUEUE_BATCH_SIZE;
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new Error('FencedEnqueuer: option batchSize must be an integer >= 1');
     this.redis.on('close', () => { this.connectionEpoch++; });
   }
 
@@ -103,18 +121,23 @@ export class FencedEnqueuer {
   enqueueTicks(fence: EnqueueFence, ticks: readonly Tick[]): Promise<EnqueueResult> {
     return this.serialize(async () => {
       const result: EnqueueResult = { enqueued: [], skipped: [], stale: false };
-      const sorted = sortTicks(ticks);
-      for (let i = 0; i < sorted.length; i += ENQUEUE_BATCH_SIZE) {
-        const batch = sorted.slice(i, i + ENQUEUE_BATCH_SIZE);
-        const plan = result.stale ? null : await this.enqueueBatch(fence, batch);
-        if (!plan) {
+      const batches = chunk(sortTicks(ticks), this.batchSize);
+      if (batches.length === 0) return result;
+      const client = await this.bullClient();
+      let draft: Draft | undefined = this.draft(client, batches[0], fence.fencingToken);
+      for (let i = 0; i < batches.length; i++) {
+        const next = batches[i + 1];
+        const done = result.stale ? null : await this.enqueueBatch(client, fence, batches[i], draft, () => {
+          draft = next && this.draft(client, next, fence.fencingToken); // 2. build the next MULTI while this EXEC runs
+        });
+        if (!done) {
           result.stale = true;
-          result.skipped.push(...batch.map((tick) => ({ tick, reason: 'stale-schedules' as const })));
+          for (const tick of batches[i]) result.skipped.push({ tick, reason: 'stale-schedules' });
           continue;
         }
         const enqueuedAtMs = this.clock.nowMs();
-        result.enqueued.push(...plan.enqueue.map((t) => ({ ...t, jobId: tickJobId(t.spec.name, t.fireAtMs), enqueuedAtMs })));
-        result.skipped.push(...plan.skipped);
+        done.plan.enqueue.forEach((t, j) => result.enqueued.push({ spec: t.spec, fireAtMs: t.fireAtMs, jobId: done.jobIds[j], enqueuedAtMs }));
+        for (const skipped of done.plan.skipped) result.skipped.push(skipped);
       }
       return result;
     });
@@ -139,8 +162,9 @@ export class FencedEnqueuer {
     const multi = (await bullClientOf(queue)).multi();
     const added = addJobTo(queue, multi, spec, nowMs, jobId, 'manual', 0);
     multi.zadd(keys.runs(spec.name), nowMs, jobId);
+    const queued = await added;
     const results = await multi.exec();
-    await added;
+    if (queued) throw queued;
     throwFirstError(results);
     return jobId;
   }
@@ -151,19 +175,25 @@ export class FencedEnqueuer {
     await this.queue.close();
   }
 
-  private async enqueueBatch(fence: EnqueueFence, batch: Tick[]): Promise<BatchPlan | null> {
+  /** One batch; null when schedules changed (stale). `whileInFlight` runs once, right after the first EXEC is sent. */
+  private async enqueueBatch(client: BullClient, fence: EnqueueFence, batch: Tick[], draft: Draft | undefined,
+    whileInFlight: () => void): Promise<{ plan: BatchPlan; jobIds: string[] } | null> {
+    let pending: (() => void) | undefined = whileInFlight;
+    const once = () => { pending?.(); pending = undefined; };
     try {
-      return await this.tryEnqueueBatch(fence, batch);
+      return await this.tryEnqueueBatch(client, fence, batch, draft, once);
     } catch (err) {
       await this.redis.unwatch().catch(() => undefined); // never leave a WATCH behind for the next caller
       throw err;
+    } finally {
+      once(); // the next batch still needs its draft when this one wrote nothing
     }
   }
 
-  private async tryEnqueueBatch(fence: EnqueueFence, batch: Tick[]): Promise<BatchPlan | null> {
+  private async tryEnqueueBatch(client: BullClient, fence: EnqueueFence, batch: Tick[], draft: Draft | undefined,
+    whileInFlight: () => void): Promise<{ plan: BatchPlan; jobIds: string[] } | null> {
     for (let attempt = 0; attempt < WATCH_RETRIES; attempt++) {
       const epoch = this.connectionEpoch;
-      const client = await this.bullClient();
       const state = await this.readUnderWatch(batch);
       if (state.lease !== fence.leaseValue) {
         await this.redis.unwatch();
@@ -176,9 +206,12 @@ export class FencedEnqueuer {
       const plan = planBatch(batch, state);
       if (plan.newCursors.size === 0) {
         await this.redis.unwatch();
-        return plan;
+        return { plan, jobIds: [] };
       }
-      if (await this.tryExec(client, plan, fence, epoch)) return plan;
+      // 1. A draft holds every tick of the batch: usable only when all of them are due (the live case).
+      const jobs: Draft = draft?.ticks.length === plan.enqueue.length ? draft : this.draft(client, plan.enqueue, fence.fencingToken);
+      draft = undefined; // a MULTI is sent at most once
+      if (await this.tryExec(jobs, plan, epoch, whileInFlight)) return { plan, jobIds: jobs.jobIds };
     }
     throw new Error(`FencedEnqueuer: watched keys kept changing; gave up after ${WATCH_RETRIES} attempts`);
   }
@@ -219,22 +252,42 @@ export class FencedEnqueuer {
     return running;
   }
 
-  /** One MULTI for the plan; false when WATCH fired (or the connection changed), so the caller retries. */
-  private async tryExec(client: BullClient, plan: BatchPlan, fence: EnqueueFence, epoch: number): Promise<boolean> {
+  /**
+   * Queues the jobs of `ticks` and their `runs:<name>` entries on a new MULTI,
+   * client-side only: nothing is sent before tryExec, so a draft may be built
+   * before its batch's WATCH and simply dropped when it does not fit the plan.
+   */
+  private draft(client: BullClient, ticks: Tick[], fencingToken: number): Draft {
+    const multi = client.multi();
+    const jobIds: string[] = [];
+    const queued: Promise<Error | null>[] = [];
+    for (const t of ticks) {
+      const jobId = tickJobId(t.spec.name, t.fireAtMs);
+      multi.zadd(this.keys.runs(t.spec.name), t.fireAtMs, jobId);
+      queued.push(addJobTo(this.queue, multi, t.spec, t.fireAtMs, jobId, 'cron', fencingToken));
+      jobIds.push(jobId);
+    }
+    return { ticks, jobIds, multi, queued: Promise.all(queued).then((errors) => errors.find((e) => e) ?? null) };
+  }
+
+  /** Sends the draft plus the plan's cursors and active runs as one MULTI; false when WATCH fired (or the connection changed), so the caller retries. */
+  private async tryExec(draft: Draft, plan: BatchPlan, epoch: number, whileInFlight: () => void): Promise<boolean> {
+    const notQueued = await draft.queued; // a job bullmq refused to queue must not get its cursor moved
+    if (notQueued) throw notQueued;
     // Synchronous from this check to exec(): the MULTI goes out on the connection that holds the WATCH.
     if (epoch !== this.connectionEpoch || this.redis.status !== 'ready') return false;
     const k = this.keys;
-    const multi = client.multi();
-    const added = plan.enqueue.map((t) => {
-      const jobId = tickJobId(t.spec.name, t.fireAtMs);
-      multi.zadd(k.runs(t.spec.name), t.fireAtMs, jobId);
-      return addJobTo(this.queue, multi, t.spec, t.fireAtMs, jobId, 'cron', fence.fencingToken);
-    });
-    multi.hset(k.cursor, Object.fromEntries([...plan.newCursors].map(([n, ms]) => [n, String(ms)])));
-    const active = plan.enqueue.filter((t) => t.spec.overlap === 'skip');
-    if (active.length) multi.hset(k.active, Object.fromEntries(active.map((t) => [t.spec.name, tickJobId(t.spec.name, t.fireAtMs)])));
-    const results = await multi.exec();
-    await Promise.all(added);
+    const { multi } = draft;
+    const cursors: Record<string, string> = {};
+    for (const [name, ms] of plan.newCursors) cursors[name] = String(ms);
+    multi.hset(k.cursor, cursors);
+    const active: Record<string, string> = {};
+    let anyActive = false;
+    plan.enqueue.forEach((t, i) => { if (t.spec.overlap === 'skip') { active[t.spec.name] = draft.jobIds[i]; anyActive = true; } });
+    if (anyActive) multi.hset(k.active, active);
+    const sent = multi.exec();
+    whileInFlight();
+    const results = await sent;
     if (results === null) return false;
     throwFirstError(results);
     return true;
@@ -261,6 +314,19 @@ interface BullMulti {
 interface BullClient {
   multi(): BullMulti;
 }
+/** Draft: a MULTI with the jobs of `ticks` queued (ids in `jobIds`), not sent; `queued` settles with bullmq's first refusal, if any. */
+interface Draft {
+  ticks: Tick[];
+  jobIds: string[];
+  multi: BullMulti;
+  queued: Promise<Error | null>;
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
 
 /** bullmq 6 keeps the (wrapped ioredis) client on the Redis backend, no longer on Queue#client. */
 function bullClientOf(queue: Queue): Promise<BullClient> {
@@ -268,15 +334,19 @@ function bullClientOf(queue: Queue): Promise<BullClient> {
   return Promise.resolve(backend.client ?? (queue as unknown as { client: Promise<BullClient> }).client);
 }
 
-/** Queues bullmq's addJob script on `multi` synchronously (as bullmq's own addJobs does); the promise settles after exec. */
+/**
+ * Queues bullmq's addJob script on `multi` synchronously (as bullmq's own
+ * addJobs does). The promise settles within microtasks, before any exec: with
+ * the error when bullmq refused the job (then nothing was queued), else null.
+ */
 function addJobTo(queue: Queue, multi: BullMulti, spec: ScheduleSpec, atMs: number, jobId: string,
-  trigger: BatonJobData['trigger'], token: number): Promise<unknown> {
+  trigger: BatonJobData['trigger'], token: number): Promise<Error | null> {
   const data: BatonJobData = {
     schedule: spec.name, handler: spec.handler, scheduledFor: new Date(atMs).toISOString(),
     fencingToken: token, payload: spec.data ?? null, timeoutMs: spec.timeoutMs, trigger,
   };
   const job = new Job(queue, spec.name, data, jobOptions(spec, jobId), jobId);
-  return (job.addJob(multi as never) as Promise<unknown>).catch(() => undefined);
+  return (job.addJob(multi as never) as Promise<unknown>).then(() => null, (err: unknown) => err as Error);
 }
 
 function unwrap(results: ExecResults): unknown[] {

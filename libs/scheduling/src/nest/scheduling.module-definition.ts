@@ -1,0 +1,35 @@
+import { ConfigurableModuleBuilder, type Provider } from '@nestjs/common';
+import type { Clock } from '@lib/common';
+import type { Redis } from 'ioredis';
+
+/**
+ * SchedulingModuleOptions: `redis` serves the schedule store and manual
+ * triggers; `enqueuer` is the leader's dedicated WATCH/MULTI connection,
+ * opened with fencedConnectionOptions and used by nothing else; `subscriber`
+ * receives schedule changes. catchUpWindowMs defaults to CATCH_UP_WINDOW_MS.
+ */
+export interface SchedulingModuleOptions {
+  redis: Redis;
+  enqueuer: Redis;
+  subscriber: Redis;
+  prefix: string;
+  nodeId: string;
+  catchUpWindowMs?: number;
+  clock?: Clock;
+}
+
+/** SchedulingModuleExtras: `extraProviders` (the app's BATON_EVENT_LOGGER). */
+export interface SchedulingModuleExtras {
+  extraProviders: Provider[];
+}
+
+export const {
+  ConfigurableModuleClass: SchedulingConfigurableModule,
+  MODULE_OPTIONS_TOKEN: SCHEDULING_MODULE_OPTIONS,
+} = new ConfigurableModuleBuilder<SchedulingModuleOptions>()
+  .setClassMethodName('forRoot')
+  .setExtras<SchedulingModuleExtras>({ extraProviders: [] }, (definition, extras) => ({
+    ...definition,
+    providers: [...(definition.providers ?? []), ...(extras.extraProviders ?? [])],
+  }))
+  .build();

@@ -50,6 +50,8 @@ export class AppModule {
           useFactory: () => ({
             connection: config.redisUrl, prefix: config.prefix, nodeId: config.nodeId,
             concurrency: config.workerConcurrency, lockDurationMs: config.jobLockMs, shutdownGraceMs: config.shutdownGraceMs,
+            // A dead worker's job is picked up at most lock + interval after its last lock renewal.
+            stalledIntervalMs: Math.max(500, Math.floor(config.jobLockMs / 2)),
           }),
         }),
       ],

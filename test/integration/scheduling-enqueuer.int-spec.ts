@@ -94,7 +94,7 @@ describe('FencedEnqueuer on a real Redis', () => {
   });
 
   it('writes nothing when the schedules revision changes between the read and EXEC', async () => {
-    patchNextMulti(redis, () => void redis.incr(keys.schedulesRev));
+    beforeNextExec(redis, () => void redis.incr(keys.schedulesRev));
     const result = await enqueuer.enqueueTicks(fence, [{ spec: spec('raced'), fireAtMs: T0 }]);
     expect(result.stale).toBe(true);
     expect(result.skipped.map((s) => s.reason)).toEqual(['stale-schedules']);
@@ -103,7 +103,7 @@ describe('FencedEnqueuer on a real Redis', () => {
   });
 
   it('refuses to write when the lease is taken between the read and EXEC', async () => {
-    patchNextMulti(redis, () => void redis.set(keys.leader, '8:node-b'));
+    beforeNextExec(redis, () => void redis.set(keys.leader, '8:node-b'));
     await expect(enqueuer.enqueueTicks(fence, [{ spec: spec('raced'), fireAtMs: T0 }])).rejects.toThrow(/found '8:node-b'/);
     expect(await jobCount()).toBe(0);
   });
@@ -133,6 +133,55 @@ describe('FencedEnqueuer on a real Redis', () => {
     const again = await enqueuer.enqueueTicks(fence, ticks);
     expect(again.enqueued).toHaveLength(0);
     expect(await queue.getWaitingCount()).toBe(2000);
+  });
+
+  describe('with batches of 3 ticks', () => {
+    let small: FencedEnqueuer;
+    beforeEach(() => { small = new FencedEnqueuer({ redis, queue, prefix: keys.tag.slice(1, -1), batchSize: 3 }); });
+    const names = (ticks: { spec: ScheduleSpec; fireAtMs: number }[]) => ticks.map((t) => `${t.spec.name}@${t.fireAtMs}`);
+
+    it('enqueues only the due ticks of a later batch whose cursors already moved', async () => {
+      const specs = ['a', 'b', 'c', 'd', 'e', 'f', 'g'].map((n) => spec(n));
+      await admin.hset(keys.cursor, 'e', String(T0), 'g', String(T0 + 1000));
+      const result = await small.enqueueTicks(fence, specs.map((s) => ({ spec: s, fireAtMs: T0 })));
+      expect(names(result.enqueued)).toEqual(['a', 'b', 'c', 'd', 'f'].map((n) => `${n}@${T0}`));
+      expect(names(result.skipped.map((x) => x.tick))).toEqual([`e@${T0}`, `g@${T0}`]);
+      expect(await jobCount()).toBe(5);
+      expect(await admin.hget(keys.cursor, 'g')).toBe(String(T0 + 1000));
+    });
+
+    it('keeps the batches written before a revision change between a later read and EXEC, and writes nothing after it', async () => {
+      const ticks = ['a', 'b', 'c', 'd', 'e'].map((n) => ({ spec: spec(n), fireAtMs: T0 }));
+      beforeNextExec(redis, () => beforeNextExec(redis, () => void redis.incr(keys.schedulesRev)));
+      const result = await small.enqueueTicks(fence, ticks);
+      expect(result.stale).toBe(true);
+      expect(names(result.enqueued)).toEqual(['a', 'b', 'c'].map((n) => `${n}@${T0}`));
+      expect(result.skipped.map((x) => `${x.tick.spec.name}:${x.reason}`)).toEqual(['d:stale-schedules', 'e:stale-schedules']);
+      expect(await jobCount()).toBe(3);
+      expect(await admin.hget(keys.cursor, 'd')).toBeNull();
+    });
+
+    it('writes nothing more once the lease is taken while an earlier batch is in flight', async () => {
+      const ticks = ['a', 'b', 'c', 'd', 'e'].map((n) => ({ spec: spec(n), fireAtMs: T0 }));
+      beforeNextExec(redis, () => beforeNextExec(redis, () => void redis.set(keys.leader, '8:node-b')));
+      await expect(small.enqueueTicks(fence, ticks)).rejects.toBeInstanceOf(FencedOffError);
+      expect(await admin.hkeys(keys.cursor)).toEqual(['a', 'b', 'c']);
+      expect(await jobCount()).toBe(3);
+    });
+
+    it('writes every tick once when some schedules owe several instants across batches', async () => {
+      const ticks = ['a', 'b'].flatMap((n) => [T0, T0 + 1000, T0 + 2000, T0 + 3000].map((at) => ({ spec: spec(n), fireAtMs: at })));
+      const first = await small.enqueueTicks(fence, ticks);
+      expect(first.enqueued).toHaveLength(8);
+      const again = await small.enqueueTicks(fence, ticks);
+      expect(again.enqueued).toEqual([]);
+      expect(await jobCount()).toBe(8);
+      expect(await admin.hget(keys.cursor, 'b')).toBe(String(T0 + 3000));
+    });
+
+    it('refuses a batch size below 1', () => {
+      expect(() => new FencedEnqueuer({ redis, queue, prefix: keys.tag.slice(1, -1), batchSize: 0 })).toThrow(/batchSize/);
+    });
   });
 
   it('triggers a manual run with its own job id, unfenced', async () => {
@@ -168,13 +217,24 @@ describe('FencedEnqueuer on a real Redis', () => {
   });
 });
 
-/** Runs `sideEffect` on the enqueuer's own connection right before its next MULTI, so it lands after the WATCH. */
-function patchNextMulti(redis: Redis, sideEffect: () => void): void {
-  const raw = redis as unknown as { multi: (...args: unknown[]) => unknown };
+/**
+ * Runs `sideEffect` on the enqueuer's own connection right before its next
+ * MULTI is sent, so it lands after that batch's WATCH and read. (MULTIs are
+ * built ahead of their batch's WATCH, so hooking multi() would be too early.)
+ */
+function beforeNextExec(redis: Redis, sideEffect: () => void): void {
+  const raw = redis as unknown as { multi: (...args: unknown[]) => { exec: (...args: unknown[]) => unknown } };
   const original = raw.multi;
   raw.multi = function (this: unknown, ...args: unknown[]) {
-    raw.multi = original;
-    sideEffect();
-    return original.apply(this, args);
+    const multi = original.apply(this, args);
+    const exec = multi.exec;
+    multi.exec = function (this: unknown, ...execArgs: unknown[]) {
+      if (raw.multi !== original) {
+        raw.multi = original;
+        sideEffect();
+      }
+      return exec.apply(this, execArgs);
+    };
+    return multi;
   };
 }

@@ -67,6 +67,19 @@ describe('ScheduleStore on a real Redis', () => {
     expect(await store.rev()).toBe(4);
   });
 
+  it('treats a PUT of the same definition as a no-op: no revision bump, same updatedAt', async () => {
+    await store.put(spec('same', { data: { a: 1, b: [1, 2] } }));
+    const rev = await store.rev();
+    nowMs += 5000;
+    const again = await store.put(spec('same', { data: { b: [1, 2], a: 1 } }));
+    expect(again.created).toBe(false);
+    expect(again.spec.updatedAt).toBe(new Date(nowMs - 5000).toISOString());
+    expect(await store.rev()).toBe(rev);
+    const changed = await store.put(spec('same', { data: { a: 2, b: [1, 2] } }));
+    expect(changed.spec.updatedAt).toBe(new Date(nowMs).toISOString());
+    expect(await store.rev()).toBe(rev + 1);
+  });
+
   it('refuses to create a name that exists, changing nothing', async () => {
     await store.create(spec('dup'));
     const rev = await store.rev();

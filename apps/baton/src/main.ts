@@ -13,6 +13,8 @@ export async function createApp(config: BatonConfig, logger: PinoEventLogger, ne
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ config, logger }), {
     logger: nestLogger,
     bodyParser: false,
+    // A wiring error must reach the caller (main exits 1; a test fails cleanly), not abort the process.
+    abortOnError: false,
   });
   app.useBodyParser('json', { limit: '1mb' });
   app.useGlobalFilters(new HttpErrorsFilter(logger));

@@ -8,7 +8,7 @@ const STATUS_TEXT: Record<number, string> = {
 
 /** isRedisUnavailable: errors ioredis raises while Redis cannot be reached. */
 function isRedisUnavailable(err: Error): boolean {
-  return /MaxRetriesPerRequest|Connection is closed|ECONNREFUSED|ETIMEDOUT|Stream isn't writeable|enableOfflineQueue/i
+  return /MaxRetriesPerRequest|Connection is closed|ECONNREFUSED|ETIMEDOUT|Stream isn't writeable|enableOfflineQueue|Command timed out/i
     .test(err.message);
 }
 

@@ -5,8 +5,9 @@ import { Redis, type RedisOptions } from 'ioredis';
 export type ConnectionRole = 'commands' | 'election' | 'election-sub' | 'schedules-sub' | 'enqueuer' | 'worker';
 
 const ROLE_OPTIONS: Record<ConnectionRole, RedisOptions> = {
-  // API and store: fail a request after a couple of retries rather than hang (→ 503).
-  commands: { maxRetriesPerRequest: 2 },
+  // API and store: fail a request fast rather than hang (→ 503), also when
+  // Redis accepts the connection but does not answer (paused, black-holed).
+  commands: { maxRetriesPerRequest: 1, commandTimeout: 3000 },
   // The elector keeps its own deadlines on a monotonic clock; it never waits on ioredis retries.
   election: { maxRetriesPerRequest: 1 },
   'election-sub': { maxRetriesPerRequest: null },

@@ -1,4 +1,4 @@
-import { planBatch, sortTicks, type Tick } from './enqueue-plan';
+import { planBatch, sortTicks, splitBatches, type Tick } from './enqueue-plan';
 import type { ScheduleSpec } from './schedule-spec';
 
 const spec = (name: string, overlap: 'allow' | 'skip' = 'allow') => ({ name, overlap }) as ScheduleSpec;
@@ -9,6 +9,20 @@ describe('sortTicks', () => {
     const a = spec('a'), b = spec('b');
     const sorted = sortTicks([tick(b, 2), tick(a, 3), tick(a, 1), tick(a, 3)]);
     expect(sorted.map((t) => `${t.spec.name}${t.fireAtMs}`)).toEqual(['a1', 'a3', 'b2']);
+  });
+
+  it('drops duplicates given by distinct spec objects of one schedule, and keeps equal instants of different schedules', () => {
+    const sorted = sortTicks([tick(spec('b'), 5), tick(spec('a'), 5), tick(spec('b'), 5), tick(spec('a'), 5), tick(spec('a'), 6)]);
+    expect(sorted.map((t) => `${t.spec.name}${t.fireAtMs}`)).toEqual(['a5', 'a6', 'b5']);
+  });
+});
+
+describe('splitBatches', () => {
+  it('cuts ticks into consecutive batches of at most the given size, keeping their order', () => {
+    const a = spec('a');
+    const batches = splitBatches([1, 2, 3, 4, 5].map((at) => tick(a, at)), 2);
+    expect(batches.map((b) => b.map((t) => t.fireAtMs))).toEqual([[1, 2], [3, 4], [5]]);
+    expect(splitBatches([], 2)).toEqual([]);
   });
 });
 

@@ -37,6 +37,13 @@ export function sortTicks(ticks: readonly Tick[]): Tick[] {
   return sorted.filter((t, i) => i === 0 || t.fireAtMs !== sorted[i - 1].fireAtMs || t.spec.name !== sorted[i - 1].spec.name);
 }
 
+/** splitBatches cuts sorted ticks into consecutive batches of at most `size` (≥ 1). */
+export function splitBatches(sorted: readonly Tick[], size: number): Tick[][] {
+  const batches: Tick[][] = [];
+  for (let i = 0; i < sorted.length; i += size) batches.push(sorted.slice(i, i + size));
+  return batches;
+}
+
 /**
  * planBatch decides each tick of a sorted batch: at or before the cursor it
  * is already enqueued (that is what keeps it exactly once, even after its job

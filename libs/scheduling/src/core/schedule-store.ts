@@ -70,6 +70,8 @@ export class ScheduleStore {
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const currentJson = await this.redis.hget(this.keys.schedules, spec.name);
       const current = currentJson ? (JSON.parse(currentJson) as ScheduleSpec) : null;
+      // Idempotent: the same definition again changes nothing (no rev bump, no re-arm, same updatedAt).
+      if (current && sameDefinition(current, spec)) return { created: false, spec: current };
       const nowMs = this.clock.nowMs();
       const next = { ...spec, createdAt: current?.createdAt ?? iso(nowMs), updatedAt: iso(nowMs) };
       const [code] = await this.write('put', next, currentJson ?? '', owesNoPastTicks(current, next) ? nowMs : null);
@@ -194,4 +196,17 @@ function owesNoPastTicks(current: ScheduleSpec | null, next: ScheduleSpec): bool
 
 function parseAll(hash: Record<string, string>): ScheduleSpec[] {
   return Object.keys(hash).sort().map((name) => JSON.parse(hash[name]) as ScheduleSpec);
+}
+
+/** sameDefinition: equal in every field a user sets (createdAt/updatedAt aside). */
+function sameDefinition(a: ScheduleSpec, b: ScheduleSpec): boolean {
+  const strip = ({ createdAt: _c, updatedAt: _u, ...rest }: ScheduleSpec) => rest;
+  return canonicalJson(strip(a)) === canonicalJson(strip(b));
+}
+
+/** canonicalJson: JSON with object keys sorted, so key order does not matter. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v)
+    ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([x], [y]) => x.localeCompare(y)))
+    : v));
 }

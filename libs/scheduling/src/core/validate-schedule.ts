@@ -99,12 +99,20 @@ function readName(r: FieldReader, input: Obj, pathName: string | undefined): str
   return name;
 }
 
+/** CRON_FIELD_RANGES: what each cron field allows, for error messages. */
+const CRON_FIELD_RANGES: Record<string, string> = {
+  second: '0-59', minute: '0-59', hour: '0-23', dayOfMonth: '1-31 (or L)', month: '1-12 or jan-dec',
+  dayOfWeek: '0-7 (0 and 7 are Sunday) or sun-sat',
+};
+
 function readCron(r: FieldReader): string | undefined {
   const cron = r.string('cron', true);
   if (cron === undefined) return undefined;
   const result = validateDetailed(cron);
   if (result.valid) return cron;
-  const detail = result.errors.map((e) => (e.field === 'expression' ? e.message : `${e.field}: ${e.message}`));
+  const detail = result.errors.map((e) => (e.field === 'expression'
+    ? e.message
+    : `${e.field} ${JSON.stringify(e.value ?? '')} is not valid; allowed: ${CRON_FIELD_RANGES[e.field] ?? 'see node-cron syntax'}, with * , - and /step`));
   return r.fail('cron', `invalid cron expression ${JSON.stringify(cron)} (5 fields, or 6 with seconds first): ${detail.join('; ')}`);
 }
 

@@ -6,6 +6,7 @@ import { FencedEnqueuer } from '../core/fenced-enqueuer';
 import { LeaderScheduler } from '../core/leader-scheduler';
 import { ScheduleStore } from '../core/schedule-store';
 import { SCHEDULING_MODULE_OPTIONS, SchedulingConfigurableModule, type SchedulingModuleOptions } from './scheduling.module-definition';
+import { reportQueueErrors } from './queue-errors';
 import { SchedulingService } from './scheduling.service';
 
 /**
@@ -23,10 +24,11 @@ import { SchedulingService } from './scheduling.service';
     },
     {
       provide: FencedEnqueuer,
-      inject: [SCHEDULING_MODULE_OPTIONS],
-      useFactory: (o: SchedulingModuleOptions) => {
+      inject: [SCHEDULING_MODULE_OPTIONS, BATON_EVENT_LOGGER],
+      useFactory: (o: SchedulingModuleOptions, logger: EventLogger) => {
         const keys = batonKeys(o.prefix);
         const queue = new Queue(keys.queueName, { connection: o.enqueuer, prefix: keys.tag });
+        reportQueueErrors(queue, logger, 'enqueuer');
         return new FencedEnqueuer({ redis: o.enqueuer, queue, prefix: o.prefix, clock: o.clock ?? systemClock });
       },
     },

@@ -4,6 +4,7 @@ import { ElectionService, holderValue, LeadershipListeners, type Leadership } fr
 import { Queue } from 'bullmq';
 import { FencedEnqueuer } from '../core/fenced-enqueuer';
 import { LeaderScheduler } from '../core/leader-scheduler';
+import { reportQueueErrors } from './queue-errors';
 import type { ScheduleSpec } from '../core/schedule-spec';
 import { SCHEDULING_MODULE_OPTIONS, type SchedulingModuleOptions } from './scheduling.module-definition';
 
@@ -46,8 +47,11 @@ export class SchedulingService implements OnModuleInit, BeforeApplicationShutdow
 
   /** triggerNow enqueues a manual run of `spec` (any node may; not fenced). Returns the job id. */
   async triggerNow(spec: ScheduleSpec, nowMs: number): Promise<string> {
-    this.triggerQueue ??= new Queue(batonKeys(this.options.prefix).queueName,
-      { connection: this.options.redis, prefix: batonKeys(this.options.prefix).tag });
+    if (!this.triggerQueue) {
+      const keys = batonKeys(this.options.prefix);
+      this.triggerQueue = new Queue(keys.queueName, { connection: this.options.redis, prefix: keys.tag });
+      reportQueueErrors(this.triggerQueue, this.logger, 'trigger');
+    }
     return FencedEnqueuer.triggerNow(this.triggerQueue, spec, nowMs);
   }
 

@@ -1,0 +1,61 @@
+import type { EventLogger } from '@lib/common';
+import type { EnqueueFence, EnqueueResult } from './fenced-enqueuer';
+import type { Tick } from './enqueue-plan';
+import type { ScheduleSpec } from './schedule-spec';
+import { SchedulingRun } from './scheduling-run';
+import { validateScheduleInput } from './validate-schedule';
+
+const T0 = Date.parse('2026-01-01T00:00:10Z');
+
+function spec(name: string, extra: Record<string, unknown> = {}): ScheduleSpec {
+  const result = validateScheduleInput({ name, cron: '* * * * * *', handler: 'log', ...extra }, { handlers: new Set(['log']) });
+  if (!result.ok) throw new Error(JSON.stringify(result.errors));
+  return { ...result.value, createdAt: new Date(T0 - 60_000).toISOString() };
+}
+
+/** Starts a run over `specs` and `cursors` at T0 and returns what it enqueued and logged. */
+async function firstPass(specs: ScheduleSpec[], cursors: Map<string, number>) {
+  const calls: Tick[][] = [];
+  const logged: { event: string; facts: Record<string, unknown> }[] = [];
+  const logger: EventLogger = { log: (_level, event, _msg, facts = {}) => logged.push({ event, facts }) };
+  const enqueuer = {
+    enqueueTicks: async (_fence: EnqueueFence, ticks: readonly Tick[]): Promise<EnqueueResult> => {
+      calls.push([...ticks]);
+      return { enqueued: ticks.map((t) => ({ ...t, jobId: `${t.spec.name}@${t.fireAtMs}`, enqueuedAtMs: T0 + 5 })), skipped: [], stale: false };
+    },
+  };
+  const run = new SchedulingRun({
+    store: { snapshot: async () => ({ rev: 1, specs, cursors }), detectDataLoss: async () => ({ lost: false }) },
+    enqueuer, logger, clock: { nowMs: () => T0, monotonicMs: () => 0 }, catchUpWindowMs: 600_000, retryDelayMs: 1000,
+    fence: { leaseValue: '1:n', fencingToken: 1 }, isValid: () => true, onStop: () => undefined,
+  });
+  await run.start();
+  await run.stop();
+  return { calls, logged };
+}
+
+describe('SchedulingRun', () => {
+  beforeEach(() => jest.useFakeTimers({ now: T0 }));
+  afterEach(() => jest.useRealTimers());
+
+  it('catches each schedule up from its own cursor and misfire policy in one enqueue call', async () => {
+    const specs = [spec('a'), spec('b', { misfire: 'latest' }), spec('c'), spec('d'), spec('e', { misfire: 'none' })];
+    const cursors = new Map([['a', T0 - 3000], ['b', T0 - 3000], ['c', T0 - 3000], ['d', T0 - 1000], ['e', T0 - 3000]]);
+    const { calls } = await firstPass(specs, cursors);
+    expect(calls).toHaveLength(1);
+    expect(calls[0].map((t) => `${t.spec.name}${t.fireAtMs - T0}`)).toEqual(['a-2000', 'a-1000', 'a0', 'b0', 'c-2000', 'c-1000', 'c0', 'd0', 'e0']);
+  });
+
+  it('reports every enqueued tick as schedule.fired with its instant and lag, and the caught-up count per schedule', async () => {
+    const specs = Array.from({ length: 300 }, (_, i) => spec(`s${i}`));
+    const cursors = new Map(specs.map((s) => [s.name, T0 - 2000]));
+    const { logged } = await firstPass(specs, cursors);
+    const fired = logged.filter((l) => l.event === 'schedule.fired');
+    expect(fired).toHaveLength(600);
+    expect(fired[0].facts).toEqual({ schedule: 's0', scheduledFor: new Date(T0 - 1000).toISOString(), jobId: `s0@${T0 - 1000}`, lagMs: 1005 });
+    expect(fired[1].facts).toMatchObject({ schedule: 's0', scheduledFor: new Date(T0).toISOString(), lagMs: 5 });
+    const caughtUp = logged.filter((l) => l.event === 'schedule.caught-up');
+    expect(caughtUp).toHaveLength(300);
+    expect(caughtUp[0].facts).toEqual({ schedule: 's0', count: 1 });
+  });
+});

@@ -162,9 +162,9 @@ export class FencedEnqueuer {
     const multi = (await bullClientOf(queue)).multi();
     const added = addJobTo(queue, multi, spec, nowMs, jobId, 'manual', 0);
     multi.zadd(keys.runs(spec.name), nowMs, jobId);
-    const refused = await added;
-    if (refused) throw refused;
-    throwFirstError(await multi.exec());
+    const results = await multi.exec();
+    await added;
+    throwFirstError(results);
     return jobId;
   }
 
@@ -259,20 +259,17 @@ export class FencedEnqueuer {
   private draft(client: BullClient, ticks: Tick[], fencingToken: number): Draft {
     const multi = client.multi();
     const jobIds: string[] = [];
-    const queued: Promise<Error | null>[] = [];
     for (const t of ticks) {
       const jobId = tickJobId(t.spec.name, t.fireAtMs);
       multi.zadd(this.keys.runs(t.spec.name), t.fireAtMs, jobId);
-      queued.push(addJobTo(this.queue, multi, t.spec, t.fireAtMs, jobId, 'cron', fencingToken));
+      void addJobTo(this.queue, multi, t.spec, t.fireAtMs, jobId, 'cron', fencingToken);
       jobIds.push(jobId);
     }
-    return { ticks, jobIds, multi, queued: Promise.all(queued).then((errors) => errors.find((e) => e) ?? null) };
+    return { ticks, jobIds, multi };
   }
 
   /** Sends the draft plus the plan's cursors and active runs as one MULTI; false when WATCH fired (or the connection changed), so the caller retries. */
   private async tryExec(draft: Draft, plan: BatchPlan, epoch: number, whileInFlight: () => void): Promise<boolean> {
-    const notQueued = await draft.queued; // a job bullmq refused to queue must not get its cursor moved
-    if (notQueued) throw notQueued;
     // Synchronous from this check to exec(): the MULTI goes out on the connection that holds the WATCH.
     if (epoch !== this.connectionEpoch || this.redis.status !== 'ready') return false;
     const k = this.keys;
@@ -313,12 +310,11 @@ interface BullMulti {
 interface BullClient {
   multi(): BullMulti;
 }
-/** Draft: a MULTI with the jobs of `ticks` queued (ids in `jobIds`), not sent; `queued` settles with bullmq's first refusal, if any. */
+/** Draft: a MULTI with the jobs of `ticks` queued (ids in `jobIds`), not sent yet. */
 interface Draft {
   ticks: Tick[];
   jobIds: string[];
   multi: BullMulti;
-  queued: Promise<Error | null>;
 }
 
 /** bullmq 6 keeps the (wrapped ioredis) client on the Redis backend, no longer on Queue#client. */
@@ -327,19 +323,15 @@ function bullClientOf(queue: Queue): Promise<BullClient> {
   return Promise.resolve(backend.client ?? (queue as unknown as { client: Promise<BullClient> }).client);
 }
 
-/**
- * Queues bullmq's addJob script on `multi` synchronously (as bullmq's own
- * addJobs does). The promise settles within microtasks, before any exec: with
- * the error when bullmq refused the job (then nothing was queued), else null.
- */
+/** Queues bullmq's addJob script on `multi` synchronously (as bullmq's own addJobs does); the promise never rejects. */
 function addJobTo(queue: Queue, multi: BullMulti, spec: ScheduleSpec, atMs: number, jobId: string,
-  trigger: BatonJobData['trigger'], token: number): Promise<Error | null> {
+  trigger: BatonJobData['trigger'], token: number): Promise<unknown> {
   const data: BatonJobData = {
     schedule: spec.name, handler: spec.handler, scheduledFor: new Date(atMs).toISOString(),
     fencingToken: token, payload: spec.data ?? null, timeoutMs: spec.timeoutMs, trigger,
   };
   const job = new Job(queue, spec.name, data, jobOptions(spec, jobId), jobId);
-  return (job.addJob(multi as never) as Promise<unknown>).then(() => null, (err: unknown) => err as Error);
+  return (job.addJob(multi as never) as Promise<unknown>).catch(() => undefined);
 }
 
 function unwrap(results: ExecResults): unknown[] {

@@ -53,6 +53,8 @@ export interface LeaderSchedulerOptions {
  */
 export class LeaderScheduler {
   private readonly opts: LeaderSchedulerOptions & { clock: Clock; logger: EventLogger };
+  /** knownNames: the schedules this node loaded last time it led (data-loss reports need them across terms). */
+  private readonly knownNames = new Set<string>();
 
   constructor(options: LeaderSchedulerOptions) {
     for (const field of ['store', 'enqueuer'] as const) {
@@ -75,6 +77,7 @@ export class LeaderScheduler {
       store: opts.store, enqueuer: opts.enqueuer, clock: opts.clock, logger: opts.logger,
       catchUpWindowMs: opts.catchUpWindowMs ?? CATCH_UP_WINDOW_MS, retryDelayMs: opts.retryDelayMs ?? 1000,
       fence: { leaseValue, fencingToken: leadership.token },
+      knownNames: this.knownNames,
       isValid: () => !leadership.signal.aborted && leadership.isValid(),
       onStop: (reason, error) => {
         opts.logger.log('warn', 'schedule.fenced-off', `scheduling stopped: ${reason}`, { reason, term: leadership.token });

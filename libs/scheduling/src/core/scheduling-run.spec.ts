@@ -14,7 +14,7 @@ function spec(name: string, extra: Record<string, unknown> = {}): ScheduleSpec {
 }
 
 /** Starts a run over `specs` and `cursors` at T0 and returns what it enqueued and logged. */
-async function firstPass(specs: ScheduleSpec[], cursors: Map<string, number>) {
+async function firstPass(specs: ScheduleSpec[], cursors: Map<string, number>, opts: { lost?: boolean; knownNames?: Set<string> } = {}) {
   const calls: Tick[][] = [];
   const logged: { event: string; facts: Record<string, unknown> }[] = [];
   const logger: EventLogger = { log: (_level, event, _msg, facts = {}) => logged.push({ event, facts }) };
@@ -25,9 +25,9 @@ async function firstPass(specs: ScheduleSpec[], cursors: Map<string, number>) {
     },
   };
   const run = new SchedulingRun({
-    store: { snapshot: async () => ({ rev: 1, specs, cursors }), detectDataLoss: async () => ({ lost: false }) },
+    store: { snapshot: async () => ({ rev: 1, specs, cursors }), detectDataLoss: async () => ({ lost: opts.lost ?? false }) },
     enqueuer, logger, clock: { nowMs: () => T0, monotonicMs: () => 0 }, catchUpWindowMs: 600_000, retryDelayMs: 1000,
-    fence: { leaseValue: '1:n', fencingToken: 1 }, isValid: () => true, onStop: () => undefined,
+    fence: { leaseValue: '1:n', fencingToken: 1 }, knownNames: opts.knownNames ?? new Set(), isValid: () => true, onStop: () => undefined,
   });
   await run.start();
   await run.stop();
@@ -57,5 +57,18 @@ describe('SchedulingRun', () => {
     const caughtUp = logged.filter((l) => l.event === 'schedule.caught-up');
     expect(caughtUp).toHaveLength(300);
     expect(caughtUp[0].facts).toEqual({ schedule: 's0', count: 1 });
+  });
+
+  it('reports the schedules an earlier term knew when Redis comes back without its data, and remembers the new set', async () => {
+    const knownNames = new Set(['kept', 'gone-1', 'gone-2']);
+    const { logged } = await firstPass([spec('kept')], new Map([['kept', T0]]), { lost: true, knownNames });
+    const missing = logged.filter((l) => l.event === 'schedules.missing');
+    expect(missing).toEqual([{ event: 'schedules.missing', facts: { names: ['gone-1', 'gone-2'], count: 2 } }]);
+    expect([...knownNames]).toEqual(['kept']);
+  });
+
+  it('does not report data loss when Redis kept its data', async () => {
+    const { logged } = await firstPass([spec('a')], new Map([['a', T0]]), { knownNames: new Set(['a', 'deleted-meanwhile']) });
+    expect(logged.filter((l) => l.event === 'schedules.missing')).toEqual([]);
   });
 });

@@ -16,6 +16,8 @@ export interface RunDeps {
   catchUpWindowMs: number;
   retryDelayMs: number;
   fence: { leaseValue: string; fencingToken: number };
+  /** knownNames: schedule names this node last loaded; outlives the run so a later term can report data loss. */
+  knownNames: Set<string>;
   isValid(): boolean;
   /** onStop: called once when the run stops by itself (fenced off, leadership invalid). */
   onStop(reason: string, error?: unknown): void;
@@ -93,14 +95,13 @@ export class SchedulingRun {
 
   /** 1. read the snapshot, 2. report lost data, 3. re-arm groups, 4. catch every schedule up to now. */
   private async reload(): Promise<void> {
-    const known = [...this.specs.keys()];
     const snapshot = await this.deps.store.snapshot();
     const { lost } = await this.deps.store.detectDataLoss();
     if (this.stopped) return;
-    if (lost) {
-      const missing = known.filter((name) => !snapshot.specs.some((s) => s.name === name));
-      this.deps.logger.log('warn', 'schedules.missing', 'Redis lost its data: schedules this leader knew are gone', { names: missing, count: missing.length });
-    }
+    const loaded = new Set(snapshot.specs.map((s) => s.name));
+    if (lost) this.reportLoss([...this.deps.knownNames].filter((name) => !loaded.has(name)));
+    this.deps.knownNames.clear();
+    loaded.forEach((name) => this.deps.knownNames.add(name));
     this.rev = snapshot.rev;
     this.specs = new Map(snapshot.specs.map((s) => [s.name, s]));
     this.cursors = new Map(snapshot.specs.map((s) => [s.name, snapshot.cursors.get(s.name) ?? Date.parse(s.createdAt)]));
@@ -115,6 +116,14 @@ export class SchedulingRun {
       this.planSchedule(spec, nowMs, calendars.get(key)!);
     }
     await this.flush();
+  }
+
+  /** reportLoss: Redis came back without its data (no AOF?); name what this node knew and is now gone. */
+  private reportLoss(missing: string[]): void {
+    const msg = missing.length > 0
+      ? `Redis lost its data: ${missing.length} schedule(s) this node knew are gone (${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}); register them again`
+      : 'Redis lost its data (its meta key was recreated); no schedule this node knew is missing';
+    this.deps.logger.log(missing.length > 0 ? 'error' : 'warn', 'schedules.missing', msg, { names: missing, count: missing.length });
   }
 
   private onCronTick(key: string, instantMs: number): void {

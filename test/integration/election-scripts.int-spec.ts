@@ -39,7 +39,7 @@ describe('election Lua scripts and RedisLeaseLock (real redis-server)', () => {
     redis.acquireLease(k.leader, k.term, k.leaderInfo, node, leaseMs, minToken);
 
   it('acquireLease takes a free lease with token 1 and records the leadership', async () => {
-    expect(await acquire('a')).toEqual([1, 0, null, 0]);
+    expect(await acquire('a')).toEqual([1, 0, null, 0, 0]);
     expect(await redis.get(k.leader)).toBe('1:a');
     expect(await redis.pttl(k.leader)).toBeGreaterThan(900);
     const info = await redis.hgetall(k.leaderInfo);
@@ -73,6 +73,17 @@ describe('election Lua scripts and RedisLeaseLock (real redis-server)', () => {
     expect([token, prevTerm, prevNode]).toEqual([2, 1, 'a']);
     expect(gapMs).toBeGreaterThanOrEqual(50);
     expect(gapMs).toBeLessThan(1000);
+  });
+
+  it('acquireLease tells how long a crashed leader had been silent, not only since its lease ran out', async () => {
+    await acquire('a', 200);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(await redis.renewLease(k.leader, k.leaderInfo, '1:a', 200)).toBe(LeaseStatus.Ok); // last word from 'a'
+    await new Promise((r) => setTimeout(r, 400)); // 'a' crashed: its lease runs out 200 ms after that renew
+    const [token, , prevNode, gapMs, silentMs] = await acquire('b');
+    expect([token, prevNode]).toEqual([2, 'a']);
+    expect(silentMs).toBeGreaterThanOrEqual(390);
+    expect(gapMs).toBeLessThanOrEqual(Number(silentMs) - 190);
   });
 
   it('renewLease extends only the holder value; -1 for another value, -2 when missing', async () => {

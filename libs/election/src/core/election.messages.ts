@@ -13,11 +13,12 @@ export const messages = {
   missing: (field: string, what: string) => `${field} is required: ${what}`,
   alreadyRunning: () => 'LeaderElector.run() is already running; abort the first run before starting another',
 
-  elected: (nodeId: string, term: number, previous: string | null, previousTerm: number, leaderlessMs: number) => {
+  /** elected: `silentMs` is how long the previous leader had not been heard from (last renew or release). */
+  elected: (nodeId: string, term: number, previous: string | null, previousTerm: number, silentMs: number) => {
     if (!previous) return `${nodeId} is now the leader (term ${term}); no earlier leader on record`;
-    if (previous === nodeId && leaderlessMs === 0) return `${nodeId} is the leader again (term ${term})`;
+    if (previous === nodeId && silentMs === 0) return `${nodeId} is the leader again (term ${term})`;
     const after = previous === nodeId ? 'after its own term' : `after ${previous} (term ${previousTerm})`;
-    return `${nodeId} is now the leader (term ${term}) ${after}, ${seconds(leaderlessMs)} without a leader`;
+    return `${nodeId} is now the leader (term ${term}) ${after}, ${seconds(silentMs)} without a leader`;
   },
   lost: (nodeId: string, term: number, reason: string, renewDeadlineMs: number) => {
     const why: Record<string, string> = {

@@ -9,7 +9,7 @@ describe('InMemoryLeaseLock', () => {
 
   it('lets the first writer win and reports the holder and ttl to the next', async () => {
     const [a, b] = [new InMemoryLeaseLock(store, 'a'), new InMemoryLeaseLock(store, 'b')];
-    expect(await a.tryAcquire(1000, 0)).toEqual({ acquired: true, token: 1, previousNodeId: null, previousTerm: 0, leaderlessMs: 0 });
+    expect(await a.tryAcquire(1000, 0)).toEqual({ acquired: true, token: 1, previousNodeId: null, previousTerm: 0, leaderlessMs: 0, previousSilentMs: 0 });
     now += 100;
     expect(await b.tryAcquire(1000, 0)).toEqual({ acquired: false, holder: { nodeId: 'a', token: 1 }, ttlMs: 900 });
   });

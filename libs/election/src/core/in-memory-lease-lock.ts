@@ -18,6 +18,8 @@ interface Info {
   nodeId: string;
   term: number;
   untilMs: number;
+  /** heardAtMs: last acquire, renew or release by this leader. */
+  heardAtMs: number;
 }
 
 /**
@@ -71,13 +73,14 @@ export class InMemoryLeaseStore {
     const token = this.term;
     this.lease = { value: holderValue(token, nodeId), expiresAtMs: now + leaseMs };
     const prev = this.info;
-    this.info = { nodeId, term: token, untilMs: now + leaseMs };
+    this.info = { nodeId, term: token, untilMs: now + leaseMs, heardAtMs: now };
     return {
       acquired: true,
       token,
       previousNodeId: prev?.nodeId ?? null,
       previousTerm: prev?.term ?? 0,
       leaderlessMs: prev ? Math.max(0, now - prev.untilMs) : 0,
+      previousSilentMs: prev ? Math.max(0, now - prev.heardAtMs) : 0,
     };
   }
 
@@ -131,6 +134,7 @@ export class InMemoryLeaseLock implements LeaseLock {
       this.store.compareAnd(holderValue(token, this.identity), (lease, info) => {
         lease.expiresAtMs = this.store.clock.nowMs() + leaseMs;
         info.untilMs = lease.expiresAtMs;
+        info.heardAtMs = this.store.clock.nowMs();
       }),
     );
   }
@@ -139,6 +143,7 @@ export class InMemoryLeaseLock implements LeaseLock {
     return this.store.run(() => {
       const status = this.store.compareAnd(holderValue(token, this.identity), (_lease, info) => {
         info.untilMs = this.store.clock.nowMs();
+        info.heardAtMs = info.untilMs;
       });
       if (status === LeaseStatus.Ok) this.store.drop();
       return status;

@@ -41,7 +41,7 @@ describe('LeaderElector (in-memory lease, fake clock)', () => {
     expect(a.elector.isLeader()).toBe(true);
     expect(a.calls).toEqual(['started:1']);
     expect(a.elector.leadership()?.token).toBe(1);
-    expect(a.logger.named('leader.elected')[0].facts).toEqual({ term: 1, previousLeader: null, previousTerm: 0, leaderlessMs: 0 });
+    expect(a.logger.named('leader.elected')[0].facts).toEqual({ term: 1, previousLeader: null, previousTerm: 0, leaderlessMs: 0, previousLeaderSilentMs: 0 });
   });
 
   it('renews every retry period and keeps leading far beyond one lease', async () => {

@@ -212,8 +212,9 @@ export class LeaderElector {
     this.current = term;
     this.armDeadline(term);
     this.logger.log('info', 'leader.elected',
-      messages.elected(this.identity, won.token, won.previousNodeId, won.previousTerm, won.leaderlessMs),
-      { term: won.token, previousLeader: won.previousNodeId, previousTerm: won.previousTerm, leaderlessMs: won.leaderlessMs });
+      messages.elected(this.identity, won.token, won.previousNodeId, won.previousTerm, won.previousSilentMs),
+      { term: won.token, previousLeader: won.previousNodeId, previousTerm: won.previousTerm,
+        leaderlessMs: won.leaderlessMs, previousLeaderSilentMs: won.previousSilentMs });
     this.safeCall('onStartedLeading', () => this.options.callbacks.onStartedLeading(leadership));
   }
 

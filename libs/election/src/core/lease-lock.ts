@@ -27,6 +27,13 @@ export interface LeaseAcquired {
   previousTerm: number;
   /** leaderlessMs: time between the previous lease's end and this one's start (store clock), 0 if none. */
   leaderlessMs: number;
+  /**
+   * previousSilentMs: time since the previous leader last renewed or released
+   * (store clock), 0 if none. After a crash this is how long the cluster
+   * really went without a working leader; leaderlessMs only counts the part
+   * after its lease ran out.
+   */
+  previousSilentMs: number;
 }
 
 /** LeaseBusy: tryAcquire lost; somebody holds the lease for another `ttlMs`. */

@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import { defineLuaCommands } from '@lib/common';
 import type { Redis } from 'ioredis';
 
-/** AcquireReply: `{token, previousTerm, previousNodeId|null, leaderlessMs}` or `{-1, pttlMs, holderValue}`. */
-export type AcquireReply = [number, number, string | null, number?];
+/** AcquireReply: `{token, previousTerm, previousNodeId|null, leaderlessMs, previousSilentMs}` or `{-1, pttlMs, holderValue}`. */
+export type AcquireReply = [number, number, string | null, number?, number?];
 
 /** ElectionCommands: the election's Lua scripts as ioredis commands (see src/lua). */
 export interface ElectionCommands {

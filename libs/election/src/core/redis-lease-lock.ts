@@ -72,6 +72,7 @@ export class RedisLeaseLock implements LeaseLock {
       previousTerm: Number(reply[1]),
       previousNodeId: reply[2] ?? null,
       leaderlessMs: Number(reply[3] ?? 0),
+      previousSilentMs: Number(reply[4] ?? reply[3] ?? 0),
     };
   }
 

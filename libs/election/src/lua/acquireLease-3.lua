@@ -4,7 +4,7 @@
 
   KEYS[1] leader      string `<token>:<nodeId>` with a PX expiry (the lease)
   KEYS[2] term        fencing-token counter (only ever raised)
-  KEYS[3] leaderInfo  hash nodeId, term, since, until (epoch ms, Redis TIME)
+  KEYS[3] leaderInfo  hash nodeId, term, since, until, renewedAt (epoch ms, Redis TIME)
 
   ARGV[1] nodeId      the caller's node id
   ARGV[2] leaseMs     lease length in milliseconds
@@ -12,7 +12,10 @@
                       greater, so tokens keep rising after Redis lost its data
 
   Returns
-    {token, previousTerm, previousNodeId|false, leaderlessMs}  acquired
+    {token, previousTerm, previousNodeId|false, leaderlessMs, previousSilentMs}  acquired
+      leaderlessMs: since the previous lease ended (expired or released)
+      previousSilentMs: since the previous leader last renewed or released
+        (after a crash this is the real gap; leaderlessMs only counts its tail)
     {-1, pttlMs, holderValue}                                  held by someone
 ]]
 local rcall = redis.call
@@ -40,14 +43,18 @@ local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 rcall('SET', leaderKey, string.format('%d', token) .. ':' .. nodeId, 'PX', leaseMs)
 
 -- 4. remember who led before and for how long nobody did
-local prev = rcall('HMGET', infoKey, 'nodeId', 'term', 'until')
+local prev = rcall('HMGET', infoKey, 'nodeId', 'term', 'until', 'renewedAt')
 local prevNode = prev[1]
 local prevTerm = tonumber(prev[2]) or 0
-local gapMs = 0
+local gapMs, silentMs = 0, 0
 if prev[3] then
   gapMs = math.max(0, nowMs - tonumber(prev[3]))
 end
+if prev[4] then
+  silentMs = math.max(0, nowMs - tonumber(prev[4]))
+end
+local now = string.format('%d', nowMs)
 rcall('HSET', infoKey, 'nodeId', nodeId, 'term', string.format('%d', token),
-  'since', string.format('%d', nowMs), 'until', string.format('%d', nowMs + leaseMs))
+  'since', now, 'until', string.format('%d', nowMs + leaseMs), 'renewedAt', now)
 
-return {token, prevTerm, prevNode or false, gapMs}
+return {token, prevTerm, prevNode or false, gapMs, silentMs}

@@ -27,6 +27,6 @@ end
 rcall('DEL', leaderKey)
 local t = rcall('TIME')
 local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-rcall('HSET', infoKey, 'until', string.format('%d', nowMs))
+rcall('HSET', infoKey, 'until', string.format('%d', nowMs), 'renewedAt', string.format('%d', nowMs))
 rcall('PUBLISH', channel, value)
 return 1

@@ -26,5 +26,5 @@ end
 rcall('PEXPIRE', leaderKey, leaseMs)
 local t = rcall('TIME')
 local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-rcall('HSET', infoKey, 'until', string.format('%d', nowMs + leaseMs))
+rcall('HSET', infoKey, 'until', string.format('%d', nowMs + leaseMs), 'renewedAt', string.format('%d', nowMs))
 return 1

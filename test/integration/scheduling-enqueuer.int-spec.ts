@@ -108,6 +108,23 @@ describe('FencedEnqueuer on a real Redis', () => {
     expect(await jobCount()).toBe(0);
   });
 
+  it('still enqueues after an EXEC aborted by WATCH on a connection whose first EVAL never ran (no NOSCRIPT)', async () => {
+    await admin.script('FLUSH');
+    beforeNextExec(redis, () => void redis.incr(keys.schedulesRev));
+    expect((await enqueuer.enqueueTicks(fence, [{ spec: spec('first'), fireAtMs: T0 }])).stale).toBe(true);
+    const result = await enqueuer.enqueueTicks({ ...fence, rev: 4 }, [{ spec: spec('second'), fireAtMs: T0 }]);
+    expect(result.enqueued.map((t) => t.jobId)).toEqual([`second@${T0}`]);
+    expect(await queue.getJob(`second@${T0}`)).toBeTruthy();
+  });
+
+  it('reloads the add-job script when Redis lost its script cache, losing no tick', async () => {
+    await enqueuer.enqueueTicks(fence, [{ spec: spec('before'), fireAtMs: T0 }]);
+    await admin.script('FLUSH');
+    const result = await enqueuer.enqueueTicks(fence, [{ spec: spec('after'), fireAtMs: T0 }]);
+    expect(result.enqueued.map((t) => t.jobId)).toEqual([`after@${T0}`]);
+    expect(await queue.getJob(`after@${T0}`)).toBeTruthy();
+  });
+
   it('skips a tick of an overlap=skip schedule while its previous job is queued, and resumes after it ends', async () => {
     const s = spec('lone', { overlap: 'skip' });
     const first = await enqueuer.enqueueTicks(fence, [{ spec: s, fireAtMs: T0 }, { spec: s, fireAtMs: T0 + 1000 }]);

@@ -194,6 +194,12 @@ export class FencedEnqueuer {
     for (let attempt = 0; attempt < WATCH_RETRIES; attempt++) {
       const epoch = this.connectionEpoch;
       const state = await this.readUnderWatch(batch);
+      if (state.scriptsMissing.length > 0) {
+        // 0. Redis lacks a script the MULTI would call by SHA: load it and read again (see addJobScripts).
+        await this.redis.unwatch();
+        for (const script of state.scriptsMissing) await this.redis.script('LOAD', script.lua);
+        continue;
+      }
       if (state.lease !== fence.leaseValue) {
         await this.redis.unwatch();
         throw new FencedOffError(fence.leaseValue, state.lease);
@@ -220,15 +226,19 @@ export class FencedEnqueuer {
     const specs = new Map(batch.map((t) => [t.spec.name, t.spec]));
     const names = [...specs.keys()];
     const skipNames = names.filter((n) => specs.get(n)!.overlap === 'skip');
+    const scripts = addJobScripts(this.redis);
     const p = this.redis.pipeline().watch(k.leader, k.schedulesRev, k.cursor, k.active).get(k.leader).get(k.schedulesRev);
+    p.script('EXISTS', ...scripts.map((sc) => sc.sha));
     p.hmget(k.cursor, ...names);
     if (skipNames.length) p.hmget(k.active, ...skipNames);
     const res = unwrap(await p.exec());
-    const cursorValues = res[3] as (string | null)[];
+    const loaded = res[3] as number[];
+    const cursorValues = res[4] as (string | null)[];
     const cursors = new Map<string, number>();
     names.forEach((n, i) => cursorValues[i] !== null && cursors.set(n, Number(cursorValues[i])));
-    const activeIds = skipNames.length ? (res[4] as (string | null)[]) : [];
+    const activeIds = skipNames.length ? (res[5] as (string | null)[]) : [];
     return {
+      scriptsMissing: scripts.filter((_, i) => !loaded[i]),
       lease: res[1] as string | null,
       rev: Number(res[2] ?? 0),
       cursors,
@@ -315,6 +325,22 @@ interface Draft {
   ticks: Tick[];
   jobIds: string[];
   multi: BullMulti;
+}
+
+/**
+ * addJobScripts: bullmq's add-job scripts as defined on `redis` (sha, lua).
+ * ioredis marks a script as loaded on a socket as soon as it WRITES an EVAL
+ * of it; inside WATCH/MULTI an aborted EXEC never runs that EVAL, and every
+ * later MULTI would call EVALSHA and fail with NOSCRIPT (found by the chaos
+ * suite). So each batch checks SCRIPT EXISTS in its WATCH read and loads what
+ * is missing before it sends a MULTI; this also covers a Redis restart or a
+ * SCRIPT FLUSH. Failing to find them is a bullmq upgrade problem: say so.
+ */
+function addJobScripts(redis: Redis): { sha: string; lua: string }[] {
+  const set = (redis as unknown as { scriptsSet?: Record<string, { sha: string; lua: string }> }).scriptsSet ?? {};
+  const scripts = Object.entries(set).filter(([name]) => name.startsWith('addStandardJob')).map(([, script]) => script);
+  if (scripts.length === 0) throw new Error('FencedEnqueuer: bullmq has not defined addStandardJob on the connection (bullmq version changed?)');
+  return scripts;
 }
 
 /** bullmq 6 keeps the (wrapped ioredis) client on the Redis backend, no longer on Queue#client. */

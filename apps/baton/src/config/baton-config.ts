@@ -1,3 +1,4 @@
+import { deriveElectionTimings, ElectionConfigError } from '@lib/election';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -101,6 +102,9 @@ function readPattern(env: Env, name: string, pattern: RegExp, allowed: string, f
  */
 export function loadConfig(env: Env = process.env, isTty = Boolean(process.stdout.isTTY)): BatonConfig {
   const leaseMs = readInt(env, 'BATON_LEASE_MS', CONFIG_DEFAULTS.BATON_LEASE_MS, 300, 600_000)!;
+  const renewDeadlineMs = readInt(env, 'BATON_RENEW_DEADLINE_MS', undefined, 100, 600_000);
+  const retryPeriodMs = readInt(env, 'BATON_RETRY_PERIOD_MS', undefined, 50, 600_000);
+  checkElectionTimings(leaseMs, renewDeadlineMs, retryPeriodMs);
   const apiToken = env.BATON_API_TOKEN;
   if (apiToken !== undefined && apiToken !== '' && !/^[\x21-\x7e]{8,256}$/.test(apiToken)) {
     throw new ConfigError('BATON_API_TOKEN', 'must be 8 to 256 printable ASCII characters without spaces');
@@ -114,8 +118,8 @@ export function loadConfig(env: Env = process.env, isTty = Boolean(process.stdou
     prefix: readPattern(env, 'BATON_PREFIX', /^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$/,
       '1-64 of A-Z a-z 0-9 . _ - starting with a letter or digit', CONFIG_DEFAULTS.BATON_PREFIX),
     leaseMs,
-    renewDeadlineMs: readInt(env, 'BATON_RENEW_DEADLINE_MS', undefined, 100, 600_000),
-    retryPeriodMs: readInt(env, 'BATON_RETRY_PERIOD_MS', undefined, 50, 600_000),
+    renewDeadlineMs,
+    retryPeriodMs,
     apiToken: apiToken ? apiToken : undefined,
     workerConcurrency: readInt(env, 'BATON_WORKER_CONCURRENCY', CONFIG_DEFAULTS.BATON_WORKER_CONCURRENCY, 1, 1000)!,
     catchUpWindowMs: readInt(env, 'BATON_CATCHUP_WINDOW_MS', CONFIG_DEFAULTS.BATON_CATCHUP_WINDOW_MS, 0, 7 * 86_400_000)!,
@@ -126,6 +130,27 @@ export function loadConfig(env: Env = process.env, isTty = Boolean(process.stdou
     logFormat: readEnum(env, 'LOG_FORMAT', ['json', 'pretty'] as const, isTty ? 'pretty' : 'json'),
     version: readVersion(),
   };
+}
+
+const TIMING_VARIABLES: Record<string, string> = {
+  leaseMs: 'BATON_LEASE_MS', renewDeadlineMs: 'BATON_RENEW_DEADLINE_MS', retryPeriodMs: 'BATON_RETRY_PERIOD_MS',
+};
+
+/**
+ * checkElectionTimings: lease > renew deadline > renew period, checked here
+ * so that contradicting variables stop the node with exit 2 and a message
+ * naming the variable, not with a stack trace from inside the election.
+ */
+function checkElectionTimings(leaseMs: number, renewDeadlineMs?: number, retryPeriodMs?: number): void {
+  try {
+    deriveElectionTimings({ leaseMs, renewDeadlineMs, retryPeriodMs });
+  } catch (err) {
+    if (!(err instanceof ElectionConfigError)) throw err;
+    // A retry period at or above a derived deadline is the deadline variable's fault only if the period was derived.
+    const variable = err.field === 'retryPeriodMs' && retryPeriodMs === undefined ? 'BATON_RENEW_DEADLINE_MS' : TIMING_VARIABLES[err.field] ?? 'BATON_LEASE_MS';
+    const detail = err.message.replace(/\b(leaseMs|renewDeadlineMs|retryPeriodMs|leaseDurationMs)\b/g, (f) => TIMING_VARIABLES[f] ?? 'BATON_LEASE_MS');
+    throw new ConfigError(variable, `${detail} (lease ${leaseMs}, renew deadline ${renewDeadlineMs ?? 'derived'}, renew period ${retryPeriodMs ?? 'derived'})`);
+  }
 }
 
 function readVersion(): string {

@@ -53,6 +53,7 @@ export const SCHEDULE_LIMITS = {
   nameMaxLength: 64,
   namePattern: '^[a-z0-9][a-z0-9._-]{0,63}$',
   dataMaxBytes: 64 * 1024,
+  dataMaxDepth: 32,
   attempts: { min: 1, max: 20 },
   backoffDelayMs: { min: 0, max: 3_600_000 },
   timeoutMs: { min: 100, max: 3_600_000 },

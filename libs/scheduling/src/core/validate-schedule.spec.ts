@@ -98,6 +98,13 @@ describe('validateScheduleInput', () => {
     expect(validateScheduleInput({ ...minimal, data: { any: [1, 'two'] } }, { handlers }).ok).toBe(true);
   });
 
+  it('rejects data nested deeper than 32 levels with a 400-style error, even 5,000 deep (no stack overflow)', () => {
+    const nest = (depth: number) => { let v: unknown = 1; for (let i = 1; i < depth; i++) v = i % 2 ? [v] : { v }; return { v }; };
+    expectError({ ...minimal, data: nest(5000) }, 'data', /nested deeper than 32 levels/);
+    expectError({ ...minimal, data: nest(33) }, 'data', /nested deeper than 32/);
+    expect(validateScheduleInput({ ...minimal, data: nest(32) }, { handlers }).ok).toBe(true);
+  });
+
   it('requires an http(s) url for the http handler and defaults method and headers', () => {
     const http = { ...minimal, handler: 'http' };
     expectError(http, 'data', /required for the http handler/);

@@ -180,6 +180,10 @@ function readData(r: FieldReader, input: Obj, handler: string | undefined): Obj 
   const v = input.data;
   if (v !== undefined && !isObject(v)) return r.fail('data', `must be a JSON object, got ${typeName(v)}`) ?? null;
   if (v !== undefined) {
+    // Depth first: JSON.stringify of a deeply nested value overflows the stack (a 500, found by fuzzing).
+    if (nestedDeeperThan(v, SCHEDULE_LIMITS.dataMaxDepth)) {
+      return r.fail('data', `is nested deeper than ${SCHEDULE_LIMITS.dataMaxDepth} levels`) ?? null;
+    }
     const bytes = Buffer.byteLength(JSON.stringify(v), 'utf8');
     if (bytes > SCHEDULE_LIMITS.dataMaxBytes) {
       return r.fail('data', `is ${bytes} bytes serialized; the limit is ${SCHEDULE_LIMITS.dataMaxBytes}`) ?? null;
@@ -187,6 +191,18 @@ function readData(r: FieldReader, input: Obj, handler: string | undefined): Obj 
   }
   if (handler !== 'http') return v;
   return readHttpData(r, v) ?? null;
+}
+
+/** nestedDeeperThan: whether objects/arrays in `value` nest deeper than `max` (iterative: no recursion to overflow). */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(v as Record<string, unknown>)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /**

@@ -34,6 +34,20 @@ describe('LeaderElector (in-memory lease, fake clock)', () => {
     jest.useRealTimers();
   });
 
+  it('paces renewals from send to send, so a slow store (250 ms round trips) does not cost the leadership', async () => {
+    const slow = new InMemoryLeaseLock(store, 'slow');
+    const renew = slow.renew.bind(slow);
+    slow.renew = (token, leaseMs) => new Promise((resolve) => setTimeout(() => resolve(renew(token, leaseMs)), 250));
+    const a = createTestNode({ lock: slow }, clock);
+    nodes.push(a);
+    a.start();
+    await advance(0);
+    expect(a.elector.isLeader()).toBe(true);
+    await advance(5000);
+    expect(a.elector.isLeader()).toBe(true);
+    expect(a.logger.named('leader.lost')).toEqual([]);
+  });
+
   it('acquires a free lease at once and hands the token to onStartedLeading', async () => {
     const a = node('a');
     a.start();

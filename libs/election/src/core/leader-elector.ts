@@ -11,6 +11,8 @@ interface Term {
   readonly controller: AbortController;
   /** renewedAtMs: monotonic send time of the last acquire/renew that succeeded. */
   renewedAtMs: number;
+  /** attemptedAtMs: monotonic send time of the last acquire/renew, whatever its outcome. */
+  attemptedAtMs: number;
   deadlineTimer?: ReturnType<typeof setTimeout>;
   /** lastError: message of the last failed renew, cleared by a success. */
   lastError?: string;
@@ -208,7 +210,7 @@ export class LeaderElector {
       signal: controller.signal,
       isValid: () => this.current?.leadership === leadership && this.isLeader(),
     };
-    const term: Term = { leadership, controller, renewedAtMs: sentAtMs };
+    const term: Term = { leadership, controller, renewedAtMs: sentAtMs, attemptedAtMs: sentAtMs };
     this.current = term;
     this.armDeadline(term);
     this.logger.log('info', 'leader.elected',
@@ -222,7 +224,10 @@ export class LeaderElector {
     const stop = AbortSignal.any([signal, term.controller.signal]);
     while (!stop.aborted) {
       const { retryPeriodMs } = this.options;
-      const waitMs = term.lastError ? (retryPeriodMs / 4) * (0.5 + this.random()) : retryPeriodMs;
+      // Renews are paced from send to send: a slow Redis must not stretch the period by its round trip.
+      const waitMs = term.lastError
+        ? (retryPeriodMs / 4) * (0.5 + this.random())
+        : Math.max(0, term.attemptedAtMs + retryPeriodMs - this.clock.monotonicMs());
       await this.waker.sleep(waitMs, stop, false);
       if (stop.aborted || !this.isLeader()) return;
       await this.renewOnce(term);
@@ -231,6 +236,7 @@ export class LeaderElector {
 
   private async renewOnce(term: Term): Promise<void> {
     const sentAtMs = this.clock.monotonicMs();
+    term.attemptedAtMs = sentAtMs;
     let status;
     try {
       status = await untilAborted(this.lock.renew(term.leadership.token, this.options.leaseDurationMs), term.controller.signal);

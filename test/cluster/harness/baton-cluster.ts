@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { freePort, startRedisServer, type RedisServerHandle } from '../../support/redis-server';
 import { ApiClient } from './api-client';
 import { NodeProcess, type LogRecord } from './node-process';
+import { TcpProxy } from './tcp-proxy';
 import { waitUntil } from './wait';
 
 /** ROOT: the repository root (cwd of every node). */
@@ -32,11 +33,17 @@ export interface BatonClusterOptions {
   entry?: string;
   /** env: extra environment for every node. */
   env?: Record<string, string>;
+  /**
+   * proxied: put a TcpProxy between each node and Redis (the node's REDIS_URL
+   * is its own proxy), so one node can be cut, black-holed or slowed while
+   * the others carry on (default false: nodes talk to Redis directly).
+   */
+  proxied?: boolean;
 }
 
 /** Disruption: something the harness did to a process, with when (epoch ms). */
 export interface Disruption {
-  kind: 'kill' | 'pause' | 'resume' | 'stop' | 'start' | 'redis-restart';
+  kind: 'kill' | 'pause' | 'resume' | 'stop' | 'start' | 'redis-restart' | 'cut' | 'blackhole' | 'latency' | 'heal';
   id: string;
   at: number;
 }
@@ -65,6 +72,7 @@ export class BatonCluster {
   readonly apiToken: string | undefined;
   private readonly processes = new Map<string, NodeProcess>();
   private readonly history: NodeProcess[] = [];
+  private readonly proxies = new Map<string, TcpProxy>();
   private closed = false;
 
   private constructor(
@@ -84,6 +92,9 @@ export class BatonCluster {
     for (const id of options.nodeIds ?? ['n1', 'n2', 'n3']) ports.set(id, await freePort());
     const cluster = new BatonCluster(redis, ports, options);
     live.add(cluster);
+    if (options.proxied) {
+      for (const id of ports.keys()) cluster.proxies.set(id, await TcpProxy.start({ port: redis.port }));
+    }
     return cluster;
   }
 
@@ -183,6 +194,37 @@ export class BatonCluster {
     await this.redis.restart(opts);
   }
 
+  /** proxy: the TcpProxy between node `id` and Redis (only with the `proxied` option). */
+  proxy(id: string): TcpProxy {
+    const proxy = this.proxies.get(id);
+    if (!proxy) throw new Error(`node ${id} has no proxy: create the cluster with { proxied: true }`);
+    return proxy;
+  }
+
+  /** cutRedis: node `id`'s connections to Redis are reset and new ones refused, until healRedis(id). */
+  cutRedis(id: string): void {
+    this.note('cut', id);
+    this.proxy(id).cut();
+  }
+
+  /** blackholeRedis: node `id`'s Redis traffic is held (sockets stay open, nothing answers), until healRedis(id). */
+  blackholeRedis(id: string): void {
+    this.note('blackhole', id);
+    this.proxy(id).blackhole();
+  }
+
+  /** slowRedis: adds `ms` to every round trip between node `id` and Redis (0 removes it). */
+  slowRedis(id: string, ms: number): void {
+    this.note('latency', id);
+    this.proxy(id).latency(ms);
+  }
+
+  /** healRedis: node `id`'s proxy forwards again (held bytes first), with no latency. */
+  healRedis(id: string): void {
+    this.note('heal', id);
+    this.proxy(id).heal();
+  }
+
   /** api: an ApiClient for node `id` with the cluster's token. */
   api(id: string): ApiClient {
     return new ApiClient(this.portOf(id), this.apiToken);
@@ -239,6 +281,7 @@ export class BatonCluster {
         await p.waitExit();
       }),
     );
+    await Promise.all([...this.proxies.values()].map((p) => p.close()));
     await this.redis.cleanup();
   }
 
@@ -270,6 +313,7 @@ export class BatonCluster {
       LOG_LEVEL: 'info',
       ...this.options.env,
     });
+    if (this.proxies.has(id) && !this.options.env?.REDIS_URL) env.REDIS_URL = this.proxies.get(id)!.url;
     if (this.apiToken) env.BATON_API_TOKEN = this.apiToken;
     else delete env.BATON_API_TOKEN;
     return env;

@@ -8,3 +8,6 @@ export * from './socket-owner';
 export * from './ticks';
 export * from './wait';
 export * from './webhook-receiver';
+export * from './tcp-proxy';
+export * from './invariants';
+export * from './chaos-steps';

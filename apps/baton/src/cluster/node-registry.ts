@@ -18,7 +18,7 @@ export interface NodeView extends NodeInfo {
 
 /**
  * NodeRegistry keeps this node's heartbeat in Redis (hash `nodes` plus the
- * sorted set `nodesSeen`, two commands per beat) and reads the live nodes:
+ * sorted set `nodesSeen`, two pipelined commands per beat) and reads the live nodes:
  * those seen within three heartbeats. Stale entries are pruned on read.
  */
 export class NodeRegistry {
@@ -40,11 +40,11 @@ export class NodeRegistry {
     this.timer.unref();
   }
 
-  /** beat writes this node's info and last-seen time. */
+  /** beat writes this node's info and last-seen time (a pipeline, not MULTI: two commands a beat, cheap when idle). */
   async beat(): Promise<void> {
     const info = this.opts.info();
     await this.opts.redis
-      .multi()
+      .pipeline()
       .hset(this.keys.nodes, info.nodeId, JSON.stringify(info))
       .zadd(this.keys.nodesSeen, this.opts.clock.nowMs(), info.nodeId)
       .exec();

@@ -127,9 +127,12 @@ describe('cluster harness', () => {
       'missing tick 1970-01-01T00:00:03.000Z',
       'tick 1970-01-01T00:00:02.000Z became 2 jobs: x@2000, other',
       'job x@4000 came with Idempotency-Key wrong',
-      'job x@5000 delivered 2 times (attempts 1,1) with no crash near it',
+      'job x@5000 delivered 2 times (attempts 1,1) with no fault near it',
     ]);
     expect(tickProblems(report, [{ kind: 'kill', id: 'n1', at: 50_500 }])).toHaveLength(3);
+    // a slow link lasts until its heal: a redelivery 40 s into it is explained, one 5 s after the heal is not
+    expect(tickProblems(report, [{ kind: 'latency', id: 'n1', at: 10_000 }, { kind: 'heal', id: 'n1', at: 60_000 }])).toHaveLength(3);
+    expect(tickProblems(report, [{ kind: 'latency', id: 'n1', at: 10_000 }, { kind: 'heal', id: 'n1', at: 45_000 }])).toHaveLength(4);
   });
 
   it('flags a schedule.fired from a node that was not, or no longer, the elected leader', () => {

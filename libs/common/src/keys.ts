@@ -33,10 +33,8 @@ export function batonKeys(prefix: string) {
     runs: (name: string) => `${tag}:runs:${name}`,
     /** run: hash with one job's run record (state, attempts, node, times, error). */
     run: (jobId: string) => `${tag}:run:${jobId}`,
-    /** nodes: hash nodeId → node info JSON (heartbeat). */
+    /** nodes: hash nodeId → node info JSON with lastSeenAt (the heartbeat). */
     nodes: `${tag}:nodes`,
-    /** nodesSeen: sorted set nodeId → last heartbeat (epoch ms). */
-    nodesSeen: `${tag}:nodes:seen`,
     /** meta: hash written once per data set (createdAt); its absence means Redis lost its data. */
     meta: `${tag}:meta`,
     /** queueName: the BullMQ queue all jobs go through. */

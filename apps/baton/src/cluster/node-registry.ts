@@ -17,9 +17,11 @@ export interface NodeView extends NodeInfo {
 }
 
 /**
- * NodeRegistry keeps this node's heartbeat in Redis (hash `nodes` plus the
- * sorted set `nodesSeen`, two pipelined commands per beat) and reads the live nodes:
- * those seen within three heartbeats. Stale entries are pruned on read.
+ * NodeRegistry keeps this node's heartbeat in Redis — one HSET a beat of
+ * `{...info, lastSeenAt}` into the hash `nodes`, the cheapest heartbeat there
+ * is (idle Redis traffic per node is a cost we keep under 1 command/s) — and
+ * reads the live nodes: those seen within three heartbeats. Stale entries
+ * are pruned on read.
  */
 export class NodeRegistry {
   private readonly keys: BatonKeys;
@@ -40,45 +42,31 @@ export class NodeRegistry {
     this.timer.unref();
   }
 
-  /** beat writes this node's info and last-seen time (a pipeline, not MULTI: two commands a beat, cheap when idle). */
+  /** beat writes this node's info and last-seen time. */
   async beat(): Promise<void> {
     const info = this.opts.info();
-    await this.opts.redis
-      .pipeline()
-      .hset(this.keys.nodes, info.nodeId, JSON.stringify(info))
-      .zadd(this.keys.nodesSeen, this.opts.clock.nowMs(), info.nodeId)
-      .exec();
+    const view: NodeView = { ...info, lastSeenAt: new Date(this.opts.clock.nowMs()).toISOString() };
+    await this.opts.redis.hset(this.keys.nodes, info.nodeId, JSON.stringify(view));
   }
 
   /** stop ends the heartbeat and removes this node from the view (graceful shutdown). */
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    const id = this.opts.info().nodeId;
-    await this.opts.redis.multi().hdel(this.keys.nodes, id).zrem(this.keys.nodesSeen, id).exec();
+    await this.opts.redis.hdel(this.keys.nodes, this.opts.info().nodeId);
   }
 
-  /** live lists the nodes seen within 3 heartbeats, oldest start first. */
+  /** live lists the nodes seen within 3 heartbeats, oldest start first, and forgets the others. */
   async live(): Promise<NodeView[]> {
     const cutoff = this.opts.clock.nowMs() - 3 * this.opts.heartbeatMs;
-    const stale = await this.opts.redis.zrangebyscore(this.keys.nodesSeen, '-inf', `(${cutoff}`);
-    if (stale.length > 0) {
-      await this.opts.redis.multi().zrem(this.keys.nodesSeen, ...stale).hdel(this.keys.nodes, ...stale).exec();
-    }
-    const seen = await this.opts.redis.zrangebyscore(this.keys.nodesSeen, cutoff, '+inf', 'WITHSCORES');
-    const ids: string[] = [];
-    const lastSeen = new Map<string, number>();
-    for (let i = 0; i < seen.length; i += 2) {
-      ids.push(seen[i]);
-      lastSeen.set(seen[i], Number(seen[i + 1]));
-    }
-    if (ids.length === 0) return [];
-    const raw = await this.opts.redis.hmget(this.keys.nodes, ...ids);
+    const all = Object.entries(await this.opts.redis.hgetall(this.keys.nodes));
     const views: NodeView[] = [];
-    raw.forEach((json, i) => {
-      if (!json) return;
-      const info = JSON.parse(json) as NodeInfo;
-      views.push({ ...info, lastSeenAt: new Date(lastSeen.get(ids[i])!).toISOString() });
-    });
+    const stale: string[] = [];
+    for (const [id, json] of all) {
+      const view = parseView(json);
+      if (view && Date.parse(view.lastSeenAt) >= cutoff) views.push(view);
+      else stale.push(id);
+    }
+    if (stale.length > 0) await this.opts.redis.hdel(this.keys.nodes, ...stale);
     return views.sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.nodeId.localeCompare(b.nodeId));
   }
 
@@ -87,5 +75,15 @@ export class NodeRegistry {
     const names = new Set(this.opts.info().handlers);
     for (const node of await this.live()) node.handlers.forEach((h) => names.add(h));
     return names;
+  }
+}
+
+/** parseView: a stored heartbeat, or null when it is not one (an older format, garbage). */
+function parseView(json: string): NodeView | null {
+  try {
+    const view = JSON.parse(json) as NodeView;
+    return typeof view.lastSeenAt === 'string' && Array.isArray(view.handlers) ? view : null;
+  } catch {
+    return null;
   }
 }

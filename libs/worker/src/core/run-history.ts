@@ -27,7 +27,12 @@ export interface RunStart {
   scheduledFor: string;
   node: string;
   startedAtMs: number;
+  /** attempt: BullMQ's attempt number (1 = first); a first attempt has no earlier end to clear. */
+  attempt?: number;
 }
+
+/** TRIM_EVERY: runs:<name> is trimmed to RUNS_KEPT on one start in this many (and on a history's first). */
+const TRIM_EVERY = 50;
 
 /** RUN_TTL_MS: a run hash lives 7 days after its last write. */
 export const RUN_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -45,6 +50,7 @@ const iso = (ms: string | undefined) => (ms ? new Date(Number(ms)).toISOString()
 export class RunHistory {
   private readonly redis: Redis;
   private readonly keys: BatonKeys;
+  private starts = 0;
 
   constructor(opts: { redis: Redis; prefix: string }) {
     if (!opts?.redis) throw new TypeError('RunHistory option "redis" is required');
@@ -53,21 +59,27 @@ export class RunHistory {
     this.keys = batonKeys(opts.prefix);
   }
 
-  /** recordStart marks the run `active`, counts the attempt and clears the last attempt's end. */
+  /**
+   * recordStart marks the run `active`, counts the attempt, clears the last
+   * attempt's end (retries only) and indexes it under its schedule. One
+   * pipeline, no MULTI: this is on every job's path, and a half-written
+   * record is fixed by the next write.
+   */
   async recordStart(run: RunStart): Promise<void> {
     const key = this.keys.run(run.jobId);
     const runs = this.keys.runs(run.schedule);
     const scoreMs = Date.parse(run.scheduledFor);
-    const multi = this.redis.multi()
+    const p = this.redis.pipeline()
       .hset(key, {
         state: 'active', node: run.node, startedAt: String(run.startedAtMs),
         schedule: run.schedule, scheduledFor: run.scheduledFor,
       })
-      .hdel(key, 'finishedAt', 'error')
       .hincrby(key, 'attempts', 1)
       .pexpire(key, RUN_TTL_MS);
-    if (Number.isFinite(scoreMs)) multi.zadd(runs, 'NX', scoreMs, run.jobId);
-    await multi.zremrangebyrank(runs, 0, -(RUNS_KEPT + 1)).exec();
+    if (run.attempt === undefined || run.attempt > 1) p.hdel(key, 'finishedAt', 'error');
+    if (Number.isFinite(scoreMs)) p.zadd(runs, 'NX', scoreMs, run.jobId);
+    if (this.starts++ % TRIM_EVERY === 0) p.zremrangebyrank(runs, 0, -(RUNS_KEPT + 1));
+    throwFirstError(await p.exec());
   }
 
   /** recordEnd writes how the attempt ended; `error` is kept for `failed` and `retrying`. */
@@ -75,7 +87,7 @@ export class RunHistory {
     const key = this.keys.run(jobId);
     const fields: Record<string, string> = { state, finishedAt: String(finishedAtMs) };
     if (error !== undefined) fields.error = error;
-    await this.redis.multi().hset(key, fields).pexpire(key, RUN_TTL_MS).exec();
+    throwFirstError(await this.redis.pipeline().hset(key, fields).pexpire(key, RUN_TTL_MS).exec());
   }
 
   /** list returns up to `limit` (1-1000, default 20) runs of `schedule`, newest scheduled instant first. */
@@ -116,4 +128,10 @@ function toRecord(jobId: string, scoreMs: number, h: Record<string, string> | nu
     finishedAt: iso(h.finishedAt),
     error: h.error ?? null,
   };
+}
+
+/** throwFirstError: a pipeline reports errors per command; surface the first. */
+function throwFirstError(results: [Error | null, unknown][] | null): void {
+  const failed = results?.find(([err]) => err);
+  if (failed) throw failed[0];
 }

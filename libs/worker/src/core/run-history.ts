@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { batonKeys, type BatonKeys } from '@lib/common';
 import { workerMessages } from './worker.messages';
 
@@ -51,6 +51,7 @@ export class RunHistory {
   private readonly redis: Redis;
   private readonly keys: BatonKeys;
   private starts = 0;
+  private batch?: { adds: ((p: ChainableCommander) => void)[]; done: Promise<void> };
 
   constructor(opts: { redis: Redis; prefix: string }) {
     if (!opts?.redis) throw new TypeError('RunHistory option "redis" is required');
@@ -69,17 +70,16 @@ export class RunHistory {
     const key = this.keys.run(run.jobId);
     const runs = this.keys.runs(run.schedule);
     const scoreMs = Date.parse(run.scheduledFor);
-    const p = this.redis.pipeline()
-      .hset(key, {
+    const trim = this.starts++ % TRIM_EVERY === 0;
+    return this.write((p) => {
+      p.hset(key, {
         state: 'active', node: run.node, startedAt: String(run.startedAtMs),
         schedule: run.schedule, scheduledFor: run.scheduledFor,
-      })
-      .hincrby(key, 'attempts', 1)
-      .pexpire(key, RUN_TTL_MS);
-    if (run.attempt === undefined || run.attempt > 1) p.hdel(key, 'finishedAt', 'error');
-    if (Number.isFinite(scoreMs)) p.zadd(runs, 'NX', scoreMs, run.jobId);
-    if (this.starts++ % TRIM_EVERY === 0) p.zremrangebyrank(runs, 0, -(RUNS_KEPT + 1));
-    throwFirstError(await p.exec());
+      }).hincrby(key, 'attempts', 1).pexpire(key, RUN_TTL_MS);
+      if (run.attempt === undefined || run.attempt > 1) p.hdel(key, 'finishedAt', 'error');
+      if (Number.isFinite(scoreMs)) p.zadd(runs, 'NX', scoreMs, run.jobId);
+      if (trim) p.zremrangebyrank(runs, 0, -(RUNS_KEPT + 1));
+    });
   }
 
   /** recordEnd writes how the attempt ended; `error` is kept for `failed` and `retrying`. */
@@ -87,7 +87,28 @@ export class RunHistory {
     const key = this.keys.run(jobId);
     const fields: Record<string, string> = { state, finishedAt: String(finishedAtMs) };
     if (error !== undefined) fields.error = error;
-    throwFirstError(await this.redis.pipeline().hset(key, fields).pexpire(key, RUN_TTL_MS).exec());
+    return this.write((p) => p.hset(key, fields).pexpire(key, RUN_TTL_MS));
+  }
+
+  /**
+   * write queues commands for the next flush: every write made in the same
+   * turn of the event loop goes out as one pipeline (busy workers finish many
+   * jobs per turn), in call order. Resolves when its pipeline was answered;
+   * rejects with the first error of its own commands' pipeline.
+   */
+  private write(add: (p: ChainableCommander) => void): Promise<void> {
+    if (!this.batch) {
+      const batch = { adds: [] as ((p: ChainableCommander) => void)[], done: undefined as unknown as Promise<void> };
+      batch.done = new Promise<void>((resolve, reject) => setImmediate(() => {
+        this.batch = undefined;
+        const p = this.redis.pipeline();
+        for (const fn of batch.adds) fn(p);
+        p.exec().then((results) => { throwFirstError(results); resolve(); }, reject);
+      }));
+      this.batch = batch;
+    }
+    this.batch.adds.push(add);
+    return this.batch.done;
   }
 
   /** list returns up to `limit` (1-1000, default 20) runs of `schedule`, newest scheduled instant first. */

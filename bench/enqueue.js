@@ -77,4 +77,44 @@ async function runEnqueueBench({ url, sizes, reps, warmup, batchSize, baseline, 
   return out;
 }
 
-module.exports = { runEnqueueBench };
+const env = (name, dflt) => process.env[name] ?? dflt;
+
+/**
+ * run (`npm run bench -- enqueue`): the enqueue bench plus the leader-tick
+ * bench (bench/leader-tick.js) on a private redis-server. Env: BENCH_SIZES
+ * (1000,10000), BENCH_REPS (7), BENCH_WARMUP (2), BENCH_TICK_N (10000),
+ * BENCH_TICK_SECONDS (10), BENCH_BATCH, BENCH_BASELINE (a git ref).
+ */
+async function run({ smoke, log }) {
+  const { startRedisServer } = require('./lib/redis-server');
+  const { runTickBench } = require('./leader-tick');
+  const { loadBaselineScheduling } = require('./lib/baseline');
+  const config = smoke
+    ? { sizes: [100], reps: 1, warmup: 0, tickSchedules: 100, tickSeconds: 2 }
+    : {
+      sizes: env('BENCH_SIZES', '1000,10000').split(',').filter(Boolean).map(Number),
+      reps: Number(env('BENCH_REPS', 7)), warmup: Number(env('BENCH_WARMUP', 2)),
+      tickSchedules: Number(env('BENCH_TICK_N', 10000)), tickSeconds: Number(env('BENCH_TICK_SECONDS', 10)),
+    };
+  config.batchSize = process.env.BENCH_BATCH ? Number(process.env.BENCH_BATCH) : undefined;
+  config.baseline = process.env.BENCH_BASELINE || undefined;
+  log(`config ${JSON.stringify(config)}`);
+  const server = await startRedisServer();
+  const baseline = loadBaselineScheduling(config.baseline);
+  try {
+    const enqueue = await runEnqueueBench({ url: server.url, ...config, baseline, log });
+    const tick = [];
+    const tickRuns = [{ label: 'current', scheduling: require('@lib/scheduling') }];
+    if (baseline) tickRuns.unshift({ label: `baseline ${baseline.ref}`, scheduling: baseline.scheduling });
+    for (const r of config.tickSeconds > 0 ? tickRuns : []) {
+      tick.push(await runTickBench({ url: server.url, n: config.tickSchedules, seconds: config.tickSeconds,
+        batchSize: config.batchSize, ...r, log }));
+    }
+    return { config, enqueue, tick };
+  } finally {
+    await server.stop();
+    baseline?.cleanup();
+  }
+}
+
+module.exports = { runEnqueueBench, run };

@@ -1,70 +1,70 @@
 #!/usr/bin/env node
 'use strict';
-// Baton enqueue bench: starts a private redis-server on a free loopback port,
-// measures raw bullmq addBulk against the fenced enqueue (and, unless
-// BENCH_TICK_SECONDS=0, the leader's per-tick lag), prints a summary, writes
-// bench/results/<time>.json, stops everything it started and exits.
-//   node bench/run.js
-// Env: BENCH_SIZES (default 1000,10000), BENCH_REPS (7), BENCH_WARMUP (2),
-//      BENCH_TICK_N (10000), BENCH_TICK_SECONDS (10), BENCH_BATCH (the enqueuer's default batch size),
-//      BENCH_BASELINE (a git ref: also run libs/scheduling as it was there, e.g. 6310a6b).
+// Baton benchmark suite: one entry point.
+//   npm run bench -- <name> [--smoke]     one benchmark
+//   npm run bench -- all [--smoke]        all of them, then `node bench/report.js`
+// Names: enqueue, failover, firelag, throughput, coordination, scale.
+// Every benchmark starts its own redis-server on a free loopback port and its
+// own node processes, prints config, versions, machine facts and its tables,
+// writes bench/results/<name>-<time>.json and stops everything it started.
+// --smoke: tiny sizes, nothing timed or judged; results go to
+// bench/results/smoke/ and the report is written to a temp dir (CI keeps the
+// suite from rotting with `npm run bench -- all --smoke`).
 require('./lib/register');
-const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { execFileSync } = require('node:child_process');
-const { startRedisServer } = require('./lib/redis-server');
-const { runEnqueueBench } = require('./enqueue');
-const { runTickBench } = require('./leader-tick');
-const { loadBaselineScheduling } = require('./lib/baseline');
+const { spawnSync } = require('node:child_process');
+const { machineFacts, writeResult } = require('./lib/report-io');
 
-const env = (name, dflt) => process.env[name] ?? dflt;
-const config = {
-  sizes: env('BENCH_SIZES', '1000,10000').split(',').filter(Boolean).map(Number),
-  reps: Number(env('BENCH_REPS', 7)),
-  warmup: Number(env('BENCH_WARMUP', 2)),
-  tickSchedules: Number(env('BENCH_TICK_N', 10000)),
-  tickSeconds: Number(env('BENCH_TICK_SECONDS', 10)),
-  batchSize: process.env.BENCH_BATCH ? Number(process.env.BENCH_BATCH) : undefined,
-  baseline: process.env.BENCH_BASELINE || undefined,
+const BENCHES = {
+  enqueue: './enqueue',
+  failover: './failover',
+  firelag: './firelag',
+  throughput: './throughput',
+  coordination: './coordination',
+  scale: './scale',
 };
+
 const log = (msg) => process.stdout.write(`${msg}\n`);
-const git = (...args) => {
-  try { return execFileSync('git', args, { cwd: path.join(__dirname, '..'), encoding: 'utf8' }).trim(); } catch { return 'unknown'; }
-};
+const usage = () => `usage: npm run bench -- <${Object.keys(BENCHES).join('|')}|all> [--smoke]`;
+
+function redisVersion() {
+  const out = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout ?? '';
+  return /v=(\S+)/.exec(out)?.[1] ?? 'unknown';
+}
+
+async function runOne(name, smoke) {
+  const started = Date.now();
+  const machine = machineFacts(redisVersion());
+  log(`\n=== ${name}${smoke ? ' (smoke: tiny sizes, not a measurement)' : ''} ===`);
+  log(`machine ${JSON.stringify(machine)}`);
+  const out = await require(BENCHES[name]).run({ smoke, log });
+  const result = { bench: name, at: new Date(started).toISOString(), smoke, machine, ...out,
+    loadavgAfter: os.loadavg().map((x) => Math.round(x * 100) / 100), durationS: Math.round((Date.now() - started) / 1000) };
+  const file = writeResult(name, result, { smoke });
+  log(`${name}: load average before ${machine.loadavg.join(' ')}, after ${result.loadavgAfter.join(' ')}; took ${result.durationS} s`);
+  log(`wrote ${path.relative(process.cwd(), file)}`);
+  return result;
+}
 
 async function main() {
-  const server = await startRedisServer();
-  const baseline = loadBaselineScheduling(config.baseline);
-  try {
-    const machine = {
-      node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, loadavg: os.loadavg(),
-      totalMemGiB: Math.round(os.totalmem() / 2 ** 30), redis: server.version,
-      bullmq: require('bullmq/package.json').version, ioredis: require('ioredis/package.json').version,
-      commit: git('rev-parse', '--short', 'HEAD'), schedulingDirty: git('status', '--porcelain', 'libs/scheduling') !== '',
-    };
-    log(`config ${JSON.stringify(config)}`);
-    log(`machine ${JSON.stringify(machine)}`);
-    const enqueue = await runEnqueueBench({ url: server.url, ...config, baseline, log });
-    const tick = [];
-    const tickRuns = [{ label: 'current', scheduling: require('@lib/scheduling') }];
-    if (baseline) tickRuns.unshift({ label: `baseline ${baseline.ref}`, scheduling: baseline.scheduling });
-    for (const run of config.tickSeconds > 0 ? tickRuns : []) {
-      tick.push(await runTickBench({ url: server.url, n: config.tickSchedules, seconds: config.tickSeconds,
-        batchSize: config.batchSize, ...run, log }));
-    }
-    const result = { at: new Date().toISOString(), config, machine, enqueue, tick };
-    const dir = path.join(__dirname, 'results');
-    fs.mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, `enqueue-${result.at.replace(/[:.]/g, '-')}.json`);
-    fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-    log(`wrote ${path.relative(process.cwd(), file)}`);
-  } finally {
-    await server.stop();
-    baseline?.cleanup();
+  const args = process.argv.slice(2);
+  const smoke = args.includes('--smoke');
+  const names = args.filter((a) => !a.startsWith('--'));
+  if (names.length === 0) names.push('enqueue'); // `npm run bench` alone: the historic enqueue bench
+  const selected = names.includes('all') ? Object.keys(BENCHES) : names;
+  const unknown = selected.filter((n) => !BENCHES[n]);
+  if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; ${usage()}`);
+  for (const name of selected) await runOne(name, smoke);
+  if (names.includes('all')) {
+    const outDir = smoke ? require('node:fs').mkdtempSync(path.join(os.tmpdir(), 'baton-bench-report-')) : undefined;
+    require('./report').writeReport({ smoke, outDir, log });
+    if (outDir) require('node:fs').rmSync(outDir, { recursive: true, force: true });
   }
 }
 
+process.once('SIGINT', () => process.exit(130)); // the exit hooks kill every redis-server and node started here
+process.once('SIGTERM', () => process.exit(143));
 main().then(() => process.exit(0), (err) => {
   process.stderr.write(`${err?.stack ?? err}\n`);
   process.exit(1);

@@ -25,6 +25,9 @@ npx jest --selectProjects unit --ci --json --outputFile="$results/unit.json" "$@
 echo "== integration, e2e, cluster (real redis-server processes, one suite at a time)"
 npx jest --selectProjects integration e2e cluster --runInBand --ci --json --outputFile="$results/processes.json" "$@" || status=$?
 
+echo "== benchmarks, smoke size (nothing is timed: they must run and end by themselves)"
+npm run --silent bench -- all --smoke > "$results/bench-smoke.log" 2>&1 || { status=1; tail -40 "$results/bench-smoke.log"; echo "bench smoke run failed"; }
+
 node -e '
   let passed = 0, failed = 0;
   for (const file of process.argv.slice(1)) {

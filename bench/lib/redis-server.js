@@ -5,6 +5,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const { createServer } = require('node:net');
 const { Redis } = require('ioredis');
 
+/** freePort: a TCP port free on 127.0.0.1 right now. */
 function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -51,4 +52,4 @@ async function startRedisServer() {
   }
 }
 
-module.exports = { startRedisServer };
+module.exports = { startRedisServer, freePort };

@@ -4,3 +4,4 @@ export * from './logger';
 export * from './job';
 export * from './lua-loader';
 export * from './tokens';
+export * from './redis-results';

@@ -2,7 +2,7 @@ import { fencedConnectionOptions } from '@lib/scheduling';
 import { Redis, type RedisOptions } from 'ioredis';
 
 /** ConnectionRole: each role gets its own connection so that one cannot stall another. */
-export type ConnectionRole = 'commands' | 'election' | 'election-sub' | 'schedules-sub' | 'enqueuer' | 'worker';
+export type ConnectionRole = 'commands' | 'election' | 'election-sub' | 'schedules-sub' | 'enqueuer';
 
 const ROLE_OPTIONS: Record<ConnectionRole, RedisOptions> = {
   // API and store: fail a request fast rather than hang (→ 503), also when
@@ -15,7 +15,6 @@ const ROLE_OPTIONS: Record<ConnectionRole, RedisOptions> = {
   // WATCH/MULTI needs a connection nobody else uses, and one that never replays
   // a MULTI on a new socket after a reconnect (the WATCH, our fence, would be gone).
   enqueuer: { ...fencedConnectionOptions },
-  worker: { maxRetriesPerRequest: null },
 };
 
 /**

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { Job, type JobsOptions, type Queue } from 'bullmq';
-import { batonKeys, systemClock, tickJobId, type BatonJobData, type BatonKeys, type Clock } from '@lib/common';
+import {
+  batonKeys, systemClock, throwFirstError, tickJobId, type BatonJobData, type BatonKeys, type Clock, type PipelineResults,
+} from '@lib/common';
 import { planBatch, sortTicks, splitBatches, type BatchPlan, type SkippedTick, type Tick } from './enqueue-plan';
 import { FencedOffError } from './scheduling.errors';
 import { SchedulingMessages } from './scheduling.messages';
@@ -311,7 +313,7 @@ export class FencedEnqueuer {
   }
 }
 
-type ExecResults = [Error | null, unknown][] | null;
+type ExecResults = PipelineResults;
 interface BullMulti {
   zadd(key: string, score: number, member: string): BullMulti;
   hset(key: string, values: Record<string, string>): BullMulti;
@@ -366,7 +368,3 @@ function unwrap(results: ExecResults): unknown[] {
   return results.map(([, v]) => v);
 }
 
-function throwFirstError(results: ExecResults): void {
-  const failed = results?.find(([err]) => err);
-  if (failed) throw failed[0];
-}

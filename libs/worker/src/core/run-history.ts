@@ -1,5 +1,5 @@
 import type { ChainableCommander, Redis } from 'ioredis';
-import { batonKeys, type BatonKeys } from '@lib/common';
+import { batonKeys, throwFirstError, type BatonKeys } from '@lib/common';
 import { workerMessages } from './worker.messages';
 
 /** RunState: `queued` = enqueued but no attempt started yet; the others are written by workers. */
@@ -149,10 +149,4 @@ function toRecord(jobId: string, scoreMs: number, h: Record<string, string> | nu
     finishedAt: iso(h.finishedAt),
     error: h.error ?? null,
   };
-}
-
-/** throwFirstError: a pipeline reports errors per command; surface the first. */
-function throwFirstError(results: [Error | null, unknown][] | null): void {
-  const failed = results?.find(([err]) => err);
-  if (failed) throw failed[0];
 }

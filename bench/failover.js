@@ -73,7 +73,7 @@ async function tickAudit(redis, prefix) {
     else lost += Math.round((scores[i] - scores[i - 1]) / 1000) - 1;
   }
   const p = redis.pipeline();
-  for (let i = 0; i < flat.length; i += 2) p.hget(keys.run(flat[i]), 'attempts');
+  for (let i = 0; i < flat.length; i += 2) p.hget(keys.job(flat[i]), 'ats');
   const attempts = (await p.exec()).map(([, v]) => Number(v ?? 0));
   return { ticks: scores.length, lost, doubled, reRun: attempts.filter((a) => a > 1).length };
 }

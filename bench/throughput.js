@@ -1,7 +1,7 @@
 'use strict';
 // throughput: N jobs already waiting in the queue (Baton's job shape, a no-op
 // handler), then drained by one worker in this process: Baton's BatonWorker
-// (run history + handler registry around BullMQ) versus a raw BullMQ Worker
+// (handler registry, attempt timeouts and logs around BullMQ) versus a raw BullMQ Worker
 // with the same concurrency, lock duration and stalled interval, on the same
 // redis-server, in alternating order. Rate = N ÷ (time from the worker's start
 // until Redis counts N completed jobs). Also CPU per job: this process
@@ -40,27 +40,7 @@ function startWorker(variant, url, cfg) {
   registry.register('noop', () => undefined);
   const worker = new BatonWorker({ connection: url, prefix: PREFIX, nodeId: 'bench', concurrency: cfg.concurrency, registry,
     logger: silentLogger, lockDurationMs: cfg.lockMs, stalledIntervalMs: cfg.stalledMs });
-  patchHistory(worker.history, variant);
   return { ready: worker.start(), close: () => worker.close(0) };
-}
-
-/**
- * Profiling variants (BENCH_THROUGHPUT_VARIANTS), patched on the instance:
- * `baton-nohistory`: run-history writes skipped (the ceiling without them);
- * `baton-asyncstart`: the start record is sent but not awaited before the
- * handler (awaited before the end record, same connection, same order).
- */
-function patchHistory(history, variant) {
-  if (variant === 'baton-nohistory') {
-    history.recordStart = async () => undefined;
-    history.recordEnd = async () => undefined;
-  } else if (variant === 'baton-asyncstart') {
-    const start = history.recordStart.bind(history);
-    const end = history.recordEnd.bind(history);
-    const pending = new Map();
-    history.recordStart = async (run) => { pending.set(run.jobId, start(run).catch(() => undefined)); };
-    history.recordEnd = async (jobId, ...rest) => { await pending.get(jobId); pending.delete(jobId); return end(jobId, ...rest); };
-  }
 }
 
 async function calls(admin) {
@@ -89,12 +69,12 @@ async function timeOnce(variant, url, admin, cfg) {
     redisCpuUsPerJob: (redisMs * 1000) / cfg.jobs, redisCommandsPerJob: commands / cfg.jobs };
 }
 
-/** run (`npm run bench -- throughput`). Env: BENCH_THROUGHPUT_JOBS (50000), BENCH_THROUGHPUT_REPS (3). */
+/** run (`npm run bench -- throughput`). Env: BENCH_THROUGHPUT_JOBS (50000), BENCH_THROUGHPUT_REPS (5). */
 async function run({ smoke, log }) {
   const env = process.env;
   const config = smoke ? { jobs: 500, reps: 1 }
-    : { jobs: Number(env.BENCH_THROUGHPUT_JOBS ?? 50_000), reps: Number(env.BENCH_THROUGHPUT_REPS ?? 3) };
-  config.variants = (env.BENCH_THROUGHPUT_VARIANTS ?? 'raw,baton').split(',');
+    : { jobs: Number(env.BENCH_THROUGHPUT_JOBS ?? 50_000), reps: Number(env.BENCH_THROUGHPUT_REPS ?? 5) };
+  config.variants = ['raw', 'baton'];
   Object.assign(config, { concurrency: 10, lockMs: 10_000, stalledMs: 5000, handler: 'no-op', worker: 'in the bench process' });
   log(`config ${JSON.stringify(config)}`);
   const server = await startRedisServer();

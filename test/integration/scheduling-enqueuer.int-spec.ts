@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
-import { batonKeys, type BatonJobData } from '@lib/common';
+import { batonKeys, RUNS_KEPT, runsTrimDue, tickJobId, type BatonJobData } from '@lib/common';
 import {
   FencedEnqueuer, FencedOffError, ScheduleStore, fencedConnectionOptions, validateScheduleInput,
   type EnqueueFence, type ScheduleSpec,
@@ -64,6 +64,24 @@ describe('FencedEnqueuer on a real Redis', () => {
     expect(job?.opts).toMatchObject({ attempts: 5, backoff: { type: 'fixed', delay: 10 } });
     expect(await admin.hget(keys.cursor, 'alpha')).toBe(String(T0));
     expect(await admin.zrange(keys.runs('alpha'), '0', '-1', 'WITHSCORES')).toEqual([`alpha@${T0}`, String(T0)]);
+  });
+
+  it('trims runs:<name> to the newest RUNS_KEPT when a trim-due tick is enqueued', async () => {
+    const s = spec('trimmed');
+    const old: (string | number)[] = [];
+    for (let i = 0; i < RUNS_KEPT + 5; i++) old.push(i, `trimmed@${i}`);
+    await admin.zadd(keys.runs('trimmed'), ...old);
+    let fireAtMs = T0;
+    while (runsTrimDue(tickJobId('trimmed', fireAtMs))) fireAtMs += 1000; // one tick that does not trim...
+    await enqueuer.enqueueTicks(fence, [{ spec: s, fireAtMs }]);
+    expect(await admin.zcard(keys.runs('trimmed'))).toBe(RUNS_KEPT + 6);
+    fireAtMs += 1000;
+    while (!runsTrimDue(tickJobId('trimmed', fireAtMs))) fireAtMs += 1000; // ...then one that does
+    await enqueuer.enqueueTicks(fence, [{ spec: s, fireAtMs }]);
+    expect(await admin.zcard(keys.runs('trimmed'))).toBe(RUNS_KEPT);
+    expect(await admin.zscore(keys.runs('trimmed'), 'trimmed@6')).toBeNull();
+    expect(await admin.zscore(keys.runs('trimmed'), 'trimmed@7')).not.toBeNull();
+    expect(await admin.zscore(keys.runs('trimmed'), tickJobId('trimmed', fireAtMs))).toBe(String(fireAtMs));
   });
 
   it('turns the same tick into one job, also after that job was removed', async () => {

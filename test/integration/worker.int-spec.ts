@@ -1,5 +1,5 @@
 import { tickJobId } from '@lib/common';
-import { JobTimeoutError, RunHistory, RUNS_KEPT, type JobContext } from '@lib/worker';
+import { JobTimeoutError, RunHistory, type JobContext } from '@lib/worker';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
 import { jobData, startReceiver, until, WorkerHarness } from './fixtures/worker-harness';
 
@@ -136,35 +136,47 @@ describe('RunHistory', () => {
   beforeEach(async () => { h = await WorkerHarness.create(server, 'history'); });
   afterEach(async () => h?.close());
 
-  it('lists newest scheduled first, honours the limit, and shows jobs without a run record as queued', async () => {
+  it('lists newest scheduled first from BullMQ\'s job records, honours the limit, and leaves out ids whose job is gone', async () => {
     const history = new RunHistory({ redis: h.redis, prefix: h.prefix });
     const at = (ms: number) => new Date(ms).toISOString();
-    await h.redis.zadd(h.keys.runs('r'), 1_000, 'r@1000', 3_000, 'r@3000', 2_000, 'r@2000');
-    await history.recordStart({ jobId: 'r@1000', schedule: 'r', scheduledFor: at(1_000), node: 'n1', startedAtMs: 10_000 });
-    await history.recordEnd('r@1000', 'completed', 10_500);
-    await history.recordStart({ jobId: 'r@2000', schedule: 'r', scheduledFor: at(2_000), node: 'n2', startedAtMs: 11_000 });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const { worker } = await h.worker({ nodeId: 'n1', concurrency: 1, handlers: { hold: () => gate } });
+    await h.enqueue('r@1000', jobData({ schedule: 'r', handler: 'log', scheduledFor: at(1_000) }));
+    await until('r@1000 completed', async () => (await h.jobState('r@1000')) === 'completed');
+    await h.enqueue('r@2000', jobData({ schedule: 'r', handler: 'hold', scheduledFor: at(2_000) }));
+    await until('r@2000 active', async () => (await h.jobState('r@2000')) === 'active');
+    await h.enqueue('r@3000', jobData({ schedule: 'r', handler: 'log', scheduledFor: at(3_000) }));
+    await h.redis.zadd(h.keys.runs('r'), 500, 'r@500'); // indexed, but BullMQ removed the job
 
-    expect(await history.list('r', 10)).toEqual([
-      { jobId: 'r@3000', scheduledFor: at(3_000), state: 'queued', attempts: 0, node: null, startedAt: null, finishedAt: null, error: null },
-      { jobId: 'r@2000', scheduledFor: at(2_000), state: 'active', attempts: 1, node: 'n2', startedAt: at(11_000), finishedAt: null, error: null },
-      { jobId: 'r@1000', scheduledFor: at(1_000), state: 'completed', attempts: 1, node: 'n1', startedAt: at(10_000), finishedAt: at(10_500), error: null },
+    const runs = await history.list('r', 10);
+    expect(runs.map((r) => [r.jobId, r.scheduledFor, r.state, r.attempts, r.node, r.finishedAt === null, r.error])).toEqual([
+      ['r@3000', at(3_000), 'queued', 0, null, true, null],
+      ['r@2000', at(2_000), 'active', 1, 'n1', true, null],
+      ['r@1000', at(1_000), 'completed', 1, 'n1', false, null],
     ]);
+    expect(Date.parse(runs[1].startedAt!)).toBeGreaterThan(0);
+    expect(Date.parse(runs[2].finishedAt!)).toBeGreaterThanOrEqual(Date.parse(runs[2].startedAt!));
     expect((await history.list('r', 2)).map((r) => r.jobId)).toEqual(['r@3000', 'r@2000']);
+    expect(await history.get('r@2000')).toMatchObject({ state: 'active', scheduledFor: at(2_000) });
+    expect(await history.get('r@500')).toBeNull();
     expect(await history.list('nothing-here')).toEqual([]);
     await expect(history.list('r', 0)).rejects.toThrow('limit must be an integer from 1 to 1000, got 0');
+    release();
+    await until('r@3000 completed', async () => (await h.jobState('r@3000')) === 'completed');
+    await worker.close(1_000);
   });
 
-  it('keeps run records for 7 days and trims runs:<name> to the newest 1000', async () => {
+  it('counts a re-run after a dead worker as an attempt, and shows the job retrying meanwhile', async () => {
     const history = new RunHistory({ redis: h.redis, prefix: h.prefix });
-    const args: (string | number)[] = [];
-    for (let i = 0; i < RUNS_KEPT + 5; i++) args.push(i, `t@${i}`);
-    await h.redis.zadd(h.keys.runs('t'), ...args);
-    await history.recordStart({ jobId: 'new@99999', schedule: 't', scheduledFor: new Date(99_999).toISOString(), node: 'n', startedAtMs: 1 });
-    expect(await h.redis.zcard(h.keys.runs('t'))).toBe(RUNS_KEPT);
-    expect(await h.redis.zscore(h.keys.runs('t'), 't@5')).toBeNull();
-    expect(await h.redis.zscore(h.keys.runs('t'), 't@6')).not.toBeNull();
-    expect(await h.redis.zscore(h.keys.runs('t'), 'new@99999')).toBe('99999');
-    const ttlMs = await h.redis.pttl(h.keys.run('new@99999'));
-    expect(ttlMs).toBeGreaterThan(7 * 24 * 3600 * 1000 - 60_000);
+    const jobId = tickJobId('stall', 6_000);
+    const { worker: dying } = await h.worker({ nodeId: 'dies', handlers: { hang: () => new Promise(() => undefined) }, lockDurationMs: 500 });
+    await h.enqueue(jobId, jobData({ schedule: 'stall', handler: 'hang', scheduledFor: new Date(6_000).toISOString(), timeoutMs: 0 }));
+    await until('attempt 1 active', async () => (await history.get(jobId))?.state === 'active');
+    await dying.close(0); // abandons the attempt: its lock lapses
+    await until('retrying after the lock lapsed', async () => (await history.get(jobId))?.state === 'retrying', 10_000);
+    await h.worker({ nodeId: 'rescuer', handlers: { hang: () => undefined } });
+    await until('completed by the rescuer', async () => (await history.get(jobId))?.state === 'completed', 15_000);
+    expect(await history.get(jobId)).toMatchObject({ attempts: 2, node: 'rescuer', error: null });
   });
 });

@@ -31,8 +31,11 @@ export function batonKeys(prefix: string) {
     active: `${tag}:active`,
     /** runs: sorted set of one schedule's job ids, scored by scheduled instant. */
     runs: (name: string) => `${tag}:runs:${name}`,
-    /** run: hash with one job's run record (state, attempts, node, times, error). */
-    run: (jobId: string) => `${tag}:run:${jobId}`,
+    /** job: BullMQ's hash of one job (processedOn, finishedOn, pb = node, ats = attempts started, failedReason, ...). */
+    job: (jobId: string) => `${tag}:jobs:${jobId}`,
+    /** jobsCompleted / jobsFailed: BullMQ's sorted sets of finished jobs of the queue. */
+    jobsCompleted: `${tag}:jobs:completed`,
+    jobsFailed: `${tag}:jobs:failed`,
     /** nodes: hash nodeId → node info JSON with lastSeenAt (the heartbeat). */
     nodes: `${tag}:nodes`,
     /** meta: hash written once per data set (createdAt); its absence means Redis lost its data. */
@@ -40,6 +43,24 @@ export function batonKeys(prefix: string) {
     /** queueName: the BullMQ queue all jobs go through. */
     queueName: 'jobs',
   };
+}
+
+/** RUNS_KEPT: `runs:<name>` keeps the newest 1000 job ids of a schedule. */
+export const RUNS_KEPT = 1000;
+
+/** RUNS_TRIM_EVERY: about one enqueue of a schedule in this many also trims its `runs:<name>` (runsTrimDue). */
+export const RUNS_TRIM_EVERY = 50;
+
+/**
+ * runsTrimDue: whether enqueueing `jobId` should also trim its schedule's
+ * `runs:<name>` to RUNS_KEPT. A stable hash of the id, true for about one id
+ * in RUNS_TRIM_EVERY whatever the schedule's cadence, so the set stays within
+ * RUNS_KEPT + a few dozen without a counter anywhere.
+ */
+export function runsTrimDue(jobId: string): boolean {
+  let h = 2166136261; // FNV-1a, 32 bit
+  for (let i = 0; i < jobId.length; i++) h = Math.imul(h ^ jobId.charCodeAt(i), 16777619);
+  return (h >>> 0) % RUNS_TRIM_EVERY === 0;
 }
 
 /** BatonKeys: the key set of one prefix. */

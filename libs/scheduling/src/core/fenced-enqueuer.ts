@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { Job, type JobsOptions, type Queue } from 'bullmq';
 import {
-  batonKeys, systemClock, throwFirstError, tickJobId, type BatonJobData, type BatonKeys, type Clock, type PipelineResults,
+  batonKeys, RUNS_KEPT, runsTrimDue, systemClock, throwFirstError, tickJobId, type BatonJobData, type BatonKeys, type Clock, type PipelineResults,
 } from '@lib/common';
 import { planBatch, sortTicks, splitBatches, type BatchPlan, type SkippedTick, type Tick } from './enqueue-plan';
 import { FencedOffError } from './scheduling.errors';
@@ -62,13 +62,20 @@ export interface EnqueueResult {
   stale: boolean;
 }
 
+/** addRunsEntry indexes job `jobId` under its schedule's `runs:<name>`, and now and then trims that set to RUNS_KEPT. */
+function addRunsEntry(multi: BullMulti, keys: BatonKeys, name: string, scoreMs: number, jobId: string): void {
+  multi.zadd(keys.runs(name), scoreMs, jobId);
+  if (runsTrimDue(jobId)) multi.zremrangebyrank(keys.runs(name), 0, -(RUNS_KEPT + 1));
+}
+
 /** jobOptions: the BullMQ options of a schedule's jobs. */
 export function jobOptions(spec: ScheduleSpec, jobId: string): JobsOptions {
   return {
     jobId,
     attempts: spec.attempts,
     backoff: { type: spec.backoff.type, delay: spec.backoff.delayMs },
-    removeOnComplete: { age: 86_400, count: 100_000 },
+    // BullMQ's job hash is the run record (RunHistory): completed runs stay 7 days or the newest 100,000, failed 7 days.
+    removeOnComplete: { age: 604_800, count: 100_000 },
     removeOnFail: { age: 604_800 },
   };
 }
@@ -163,7 +170,7 @@ export class FencedEnqueuer {
     const jobId = `${spec.name}@manual-${nowMs}-${randomBytes(4).toString('hex')}`;
     const multi = (await bullClientOf(queue)).multi();
     const added = addJobTo(queue, multi, spec, nowMs, jobId, 'manual', 0);
-    multi.zadd(keys.runs(spec.name), nowMs, jobId);
+    addRunsEntry(multi, keys, spec.name, nowMs, jobId);
     const results = await multi.exec();
     await added;
     throwFirstError(results);
@@ -251,10 +258,10 @@ export class FencedEnqueuer {
   /** The overlap=skip schedules whose active job hash exists without finishedOn (still queued or running). */
   private async runningOf(names: string[], jobIds: (string | null)[]): Promise<Set<string>> {
     const running = new Set<string>();
-    const pending = names.map((name, i) => ({ name, id: jobIds[i] })).filter((x) => x.id !== null);
+    const pending = names.flatMap((name, i) => { const id = jobIds[i]; return id === null ? [] : [{ name, id }]; });
     if (pending.length === 0) return running;
     const p = this.redis.pipeline();
-    for (const { id } of pending) p.hmget(`${this.keys.tag}:${this.keys.queueName}:${id}`, 'name', 'finishedOn');
+    for (const { id } of pending) p.hmget(this.keys.job(id), 'name', 'finishedOn');
     const res = unwrap(await p.exec());
     pending.forEach(({ name }, i) => {
       const [jobName, finishedOn] = res[i] as (string | null)[];
@@ -273,7 +280,7 @@ export class FencedEnqueuer {
     const jobIds: string[] = [];
     for (const t of ticks) {
       const jobId = tickJobId(t.spec.name, t.fireAtMs);
-      multi.zadd(this.keys.runs(t.spec.name), t.fireAtMs, jobId);
+      addRunsEntry(multi, this.keys, t.spec.name, t.fireAtMs, jobId);
       void addJobTo(this.queue, multi, t.spec, t.fireAtMs, jobId, 'cron', fencingToken);
       jobIds.push(jobId);
     }
@@ -316,6 +323,7 @@ export class FencedEnqueuer {
 type ExecResults = PipelineResults;
 interface BullMulti {
   zadd(key: string, score: number, member: string): BullMulti;
+  zremrangebyrank(key: string, start: number, stop: number): BullMulti;
   hset(key: string, values: Record<string, string>): BullMulti;
   exec(): Promise<ExecResults>;
 }

@@ -16,7 +16,7 @@ export interface BatonWorkerOptions {
   connection: WorkerConnection;
   /** prefix: the deployment prefix (`baton`); BullMQ keys read `{prefix}:jobs:*`. */
   prefix: string;
-  /** nodeId: this node's name, written into run records and logs. */
+  /** nodeId: this node's name: BullMQ's worker name (a run's `node`) and in logs. */
   nodeId: string;
   /** concurrency: jobs run at once by this node (default 4). */
   concurrency?: number;
@@ -47,13 +47,13 @@ function splitConnection(conn: WorkerConnection): [string | undefined, RedisOpti
 /**
  * BatonWorker runs the jobs of one deployment's BullMQ queue through the
  * handlers of a HandlerRegistry: one attempt per call, time-limited by the
- * job's `timeoutMs`, recorded in RunHistory and logged as `job.completed` /
+ * job's `timeoutMs`, logged as `job.completed` /
  * `job.failed`. Attempts and backoff come from the job's own options. A
  * job whose worker dies is re-run by another worker once its lock
  * (`lockDurationMs`) lapses: execution is at-least-once, keyed by job id.
  */
 export class BatonWorker {
-  /** history: the run records this worker writes (also readable for the runs endpoint). */
+  /** history: reads the runs of this deployment (for the runs endpoint); its connection opens on first use. */
   readonly history: RunHistory;
   private readonly opts: Required<Omit<BatonWorkerOptions, 'connection'>>;
   private readonly connection: WorkerConnection;
@@ -83,7 +83,7 @@ export class BatonWorker {
     const [url, rest] = splitConnection(o.connection);
     const redisOpts: RedisOptions = { ...rest, lazyConnect: true };
     this.redis = url ? new Redis(url, redisOpts) : new Redis(redisOpts);
-    this.redis.on('error', () => undefined); // ioredis reconnects; failed writes are logged where they happen
+    this.redis.on('error', () => undefined); // ioredis reconnects; a failed read fails its API request
     this.history = new RunHistory({ redis: this.redis, prefix: o.prefix });
   }
 
@@ -109,7 +109,7 @@ export class BatonWorker {
     this.worker = worker;
     worker.on('error', (err) => this.opts.logger.log('warn', 'worker.error', `worker error: ${err.message}`, { error: err.message }));
     worker.on('stalled', (jobId) => this.opts.logger.log('warn', 'job.stalled', `job ${jobId} lost its lock (its worker stalled or died) and was moved back to wait`, { jobId }));
-    await worker.waitUntilReady(); // the run-history client connects on its first write (lazyConnect)
+    await worker.waitUntilReady(); // the run-history client connects on its first read (lazyConnect)
     worker.run().catch((err: Error) => this.opts.logger.log('error', 'worker.error', `worker loop ended: ${err.message}`, { error: err.message }));
   }
 
@@ -164,6 +164,8 @@ export class BatonWorker {
   private async process(job: Job<BatonJobData>, token?: string): Promise<void> {
     if (this.stopping) {
       await job.moveToWait(token); // fetched while closing: give it back untouched
+      // BullMQ counted the fetch as a started attempt (ats); no handler ran, so the run's attempts must not grow.
+      await this.redis.hincrby(batonKeys(this.opts.prefix).job(job.id ?? ''), 'ats', -1).catch(() => undefined);
       throw new WaitingError();
     }
     const jobId = job.id ?? '';
@@ -187,12 +189,8 @@ export class BatonWorker {
       throw err;
     }
     const attempt = job.attemptsMade + 1;
-    const maxAttempts = job.opts.attempts ?? 1;
     const t0 = clock.monotonicMs();
-    // Sent, not awaited: the handler starts at once; later writes queue behind it on the same connection.
-    const started = this.tryRecord(() => this.history.recordStart({
-      jobId, schedule: data.schedule, scheduledFor: data.scheduledFor, node: nodeId, startedAtMs: clock.nowMs(), attempt,
-    }));
+    // Nothing is written here: BullMQ's job hash is the run record (see RunHistory).
     try {
       const handler = registry.get(data.handler);
       if (!handler) throw new UnknownHandlerError(data.handler, registry.names());
@@ -201,35 +199,24 @@ export class BatonWorker {
         payload: data.payload, trigger: data.trigger, timeoutMs: data.timeoutMs > 0 ? data.timeoutMs : 0,
       }, this.stop.signal);
     } catch (err) {
-      if (!this.stop.signal.aborted) await Promise.all([started, this.recordFailure(data, jobId, attempt, maxAttempts, err)]); // abandoned: the re-run records it
+      if (!this.stop.signal.aborted) this.logFailure(data, jobId, attempt, job.opts.attempts ?? 1, err); // abandoned: the re-run logs it
       throw err;
     }
     const durationMs = Math.round(clock.monotonicMs() - t0);
-    await Promise.all([started, this.tryRecord(() => this.history.recordEnd(jobId, 'completed', clock.nowMs()))]);
     logger.log('info', 'job.completed', `job ${jobId} of ${data.schedule} completed in ${durationMs} ms`, {
       schedule: data.schedule, jobId, durationMs, attempt, node: nodeId,
     });
   }
 
-  /** recordFailure writes and logs a failed attempt, saying whether BullMQ will retry it. */
-  private async recordFailure(data: BatonJobData, jobId: string, attempt: number, maxAttempts: number, err: unknown): Promise<void> {
-    const { clock, logger, nodeId } = this.opts;
+  /** logFailure logs a failed attempt, saying whether BullMQ will retry it. */
+  private logFailure(data: BatonJobData, jobId: string, attempt: number, maxAttempts: number, err: unknown): void {
+    const { logger, nodeId } = this.opts;
     const error = err instanceof Error ? err.message : String(err);
     const willRetry = !(err instanceof UnrecoverableError) && attempt < maxAttempts;
-    await this.tryRecord(() => this.history.recordEnd(jobId, willRetry ? 'retrying' : 'failed', clock.nowMs(), error));
     const msg = `job ${jobId} of ${data.schedule} failed attempt ${attempt}/${maxAttempts}${willRetry ? ', will retry' : ''}: ${error}`;
     logger.log(willRetry ? 'warn' : 'error', 'job.failed', msg, {
       schedule: data.schedule, jobId, attempt, maxAttempts, willRetry, error, node: nodeId,
     });
-  }
-
-  /** tryRecord: run history is for people; a Redis hiccup there must not fail the job. */
-  private async tryRecord(write: () => Promise<void>): Promise<void> {
-    try {
-      await write();
-    } catch (err) {
-      this.opts.logger.log('warn', 'run.record-failed', `could not record run: ${(err as Error).message}`, { error: (err as Error).message });
-    }
   }
 }
 

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import type { JobContext } from './handler-registry';
 import { runAttempt } from './run-attempt';
 import { JobTimeoutError, WorkerShutdownError } from './worker.errors';
@@ -51,5 +52,23 @@ describe('runAttempt', () => {
     stop.abort();
     await expect(attempt).rejects.toBeInstanceOf(WorkerShutdownError);
     expect(signal?.reason).toBeInstanceOf(WorkerShutdownError);
+  });
+
+  it('gives a handler that first reads its signal after the timeout an already aborted one', async () => {
+    let late: (() => AbortSignal) | undefined;
+    const attempt = runAttempt((c) => { late = () => c.signal; return new Promise(() => undefined); }, ctx(100), new AbortController().signal);
+    const outcome = expect(attempt).rejects.toBeInstanceOf(JobTimeoutError);
+    await jest.advanceTimersByTimeAsync(100);
+    await outcome;
+    expect(late!().aborted).toBe(true);
+    expect(late!().reason).toBeInstanceOf(JobTimeoutError);
+  });
+
+  it('leaves no timer and no stop listener behind once the handler settles', async () => {
+    const stop = new AbortController();
+    await runAttempt(async () => 'ok', ctx(60_000), stop.signal);
+    await expect(runAttempt(async () => { throw new Error('no'); }, ctx(60_000), stop.signal)).rejects.toThrow('no');
+    expect(jest.getTimerCount()).toBe(0);
+    expect(getEventListeners(stop.signal, 'abort')).toHaveLength(0);
   });
 });

@@ -4,35 +4,54 @@ import { JobTimeoutError, WorkerShutdownError } from './worker.errors';
 /**
  * runAttempt runs `handler` once with a signal that aborts at `timeoutMs`
  * (reason JobTimeoutError; 0 or less means no limit) or when `stopSignal`
- * aborts (reason WorkerShutdownError). It races the handler against that
- * signal, so the attempt rejects on time even when the handler ignores it;
- * the handler's late result is then dropped.
+ * aborts (reason WorkerShutdownError). The attempt rejects on time even when
+ * the handler ignores its signal; the handler's late result is then dropped.
+ *
+ * It is on every job's path, so it allocates little: one promise, one timer,
+ * one listener, and the AbortController only when the handler reads
+ * `ctx.signal` (most quick handlers never do).
  */
-export async function runAttempt(
+export function runAttempt(
   handler: JobHandlerFn,
   ctx: Omit<JobContext, 'signal'>,
   stopSignal: AbortSignal,
 ): Promise<unknown> {
-  const controller = new AbortController();
-  const { signal } = controller;
-  const onStop = () => controller.abort(new WorkerShutdownError());
-  if (stopSignal.aborted) onStop();
-  else stopSignal.addEventListener('abort', onStop, { once: true });
-  const timer = ctx.timeoutMs > 0
-    ? setTimeout(() => controller.abort(new JobTimeoutError(ctx.timeoutMs)), ctx.timeoutMs)
-    : undefined;
-  let onAbort: () => void = () => undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
+  return new Promise((resolve, reject) => {
+    let controller: AbortController | undefined;
+    let failure: Error | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const fail = (reason: Error) => {
+      if (failure) return;
+      failure = reason;
+      controller?.abort(reason);
+      finish();
+      reject(reason);
+    };
+    const onStop = () => fail(new WorkerShutdownError());
+    const finish = () => {
+      if (timer !== undefined) clearTimeout(timer);
+      stopSignal.removeEventListener('abort', onStop);
+    };
+    const signalOf = () => {
+      if (!controller) {
+        controller = new AbortController();
+        if (failure) controller.abort(failure);
+      }
+      return controller.signal;
+    };
+    if (stopSignal.aborted) return fail(new WorkerShutdownError());
+    stopSignal.addEventListener('abort', onStop, { once: true });
+    if (ctx.timeoutMs > 0) timer = setTimeout(() => fail(new JobTimeoutError(ctx.timeoutMs)), ctx.timeoutMs);
+    let result: unknown;
+    try {
+      result = handler({ ...ctx, get signal() { return signalOf(); } });
+    } catch (err) {
+      if (!failure) { finish(); reject(err); }
+      return;
+    }
+    Promise.resolve(result).then(
+      (value) => { if (!failure) { finish(); resolve(value); } },
+      (err: unknown) => { if (!failure) { finish(); reject(err); } },
+    );
   });
-  try {
-    const work = Promise.resolve().then(() => handler({ ...ctx, signal }));
-    return await Promise.race([work, aborted]);
-  } finally {
-    clearTimeout(timer);
-    stopSignal.removeEventListener('abort', onStop);
-    signal.removeEventListener('abort', onAbort);
-  }
 }

@@ -1,8 +1,13 @@
-import type { ChainableCommander, Redis } from 'ioredis';
-import { batonKeys, throwFirstError, type BatonKeys } from '@lib/common';
+import type { Redis } from 'ioredis';
+import { batonKeys, RUNS_KEPT, type BatonKeys } from '@lib/common';
 import { workerMessages } from './worker.messages';
 
-/** RunState: `queued` = enqueued but no attempt started yet; the others are written by workers. */
+/**
+ * RunState: `queued` = enqueued, no attempt started yet; `active` = an
+ * attempt holds the job's lock; `retrying` = an attempt started before and
+ * the job waits for the next (after a failure, or after its worker died);
+ * `completed` / `failed` = finished.
+ */
 export type RunState = 'queued' | 'active' | 'completed' | 'failed' | 'retrying';
 
 /** RunRecord: one job of a schedule, as `GET /api/schedules/{name}/runs` shows it. Times are ISO 8601 or null. */
@@ -10,7 +15,7 @@ export interface RunRecord {
   jobId: string;
   scheduledFor: string;
   state: RunState;
-  /** attempts: attempts started so far (0 while queued). */
+  /** attempts: attempts started so far (0 while queued), re-runs after a dead worker included. */
   attempts: number;
   /** node: id of the node that ran the latest attempt. */
   node: string | null;
@@ -19,39 +24,26 @@ export interface RunRecord {
   error: string | null;
 }
 
-/** RunStart: facts of an attempt that just started. */
-export interface RunStart {
-  jobId: string;
-  schedule: string;
-  /** scheduledFor: ISO 8601. */
-  scheduledFor: string;
-  node: string;
-  startedAtMs: number;
-  /** attempt: BullMQ's attempt number (1 = first); a first attempt has no earlier end to clear. */
-  attempt?: number;
-}
+/** The fields of BullMQ's job hash a run record is made of, in HMGET order. */
+const JOB_FIELDS = ['processedOn', 'finishedOn', 'pb', 'ats', 'failedReason', 'timestamp'] as const;
+/** Replies per job in `read`: HMGET, ZSCORE completed, ZSCORE failed, EXISTS lock. */
+const PER_JOB = 4;
 
-/** TRIM_EVERY: runs:<name> is trimmed to RUNS_KEPT on one start in this many (and on a history's first). */
-const TRIM_EVERY = 50;
-
-/** RUN_TTL_MS: a run hash lives 7 days after its last write. */
-export const RUN_TTL_MS = 7 * 24 * 3600 * 1000;
-/** RUNS_KEPT: `runs:<name>` keeps the newest 1000 job ids. */
-export const RUNS_KEPT = 1000;
-
-const iso = (ms: string | undefined) => (ms ? new Date(Number(ms)).toISOString() : null);
+const iso = (ms: string | null | undefined) => (ms ? new Date(Number(ms)).toISOString() : null);
 
 /**
- * RunHistory records each attempt in hash `run(jobId)` and reads a
- * schedule's newest runs back. `runs:<name>` (scored by scheduled instant)
- * is written by the scheduler at enqueue; the worker adds the id too (NX) in
- * case it was not, and trims the set to the newest RUNS_KEPT.
+ * RunHistory reads a schedule's runs. Workers write nothing of their own:
+ * BullMQ's job hash already holds each attempt's start (processedOn), the
+ * worker's name (pb, which is the node id), attempts started (ats), the last
+ * failure and the end, and its completed/failed sets and the job's lock tell
+ * the state. `runs:<name>` (job ids scored by scheduled instant, written with
+ * each job by the scheduler, trimmed to RUNS_KEPT) indexes them per schedule.
+ * A run lives as long as BullMQ keeps its job (`jobOptions`: completed 7 days
+ * or the newest 100,000, failed 7 days); ids whose job is gone are left out.
  */
 export class RunHistory {
   private readonly redis: Redis;
   private readonly keys: BatonKeys;
-  private starts = 0;
-  private batch?: { adds: ((p: ChainableCommander) => void)[]; done: Promise<void> };
 
   constructor(opts: { redis: Redis; prefix: string }) {
     if (!opts?.redis) throw new TypeError('RunHistory option "redis" is required');
@@ -60,93 +52,69 @@ export class RunHistory {
     this.keys = batonKeys(opts.prefix);
   }
 
-  /**
-   * recordStart marks the run `active`, counts the attempt, clears the last
-   * attempt's end (retries only) and indexes it under its schedule. One
-   * pipeline, no MULTI: this is on every job's path, and a half-written
-   * record is fixed by the next write.
-   */
-  async recordStart(run: RunStart): Promise<void> {
-    const key = this.keys.run(run.jobId);
-    const runs = this.keys.runs(run.schedule);
-    const scoreMs = Date.parse(run.scheduledFor);
-    const trim = this.starts++ % TRIM_EVERY === 0;
-    return this.write((p) => {
-      p.hset(key, {
-        state: 'active', node: run.node, startedAt: String(run.startedAtMs),
-        schedule: run.schedule, scheduledFor: run.scheduledFor,
-      }).hincrby(key, 'attempts', 1).pexpire(key, RUN_TTL_MS);
-      if (run.attempt === undefined || run.attempt > 1) p.hdel(key, 'finishedAt', 'error');
-      if (Number.isFinite(scoreMs)) p.zadd(runs, 'NX', scoreMs, run.jobId);
-      if (trim) p.zremrangebyrank(runs, 0, -(RUNS_KEPT + 1));
-    });
-  }
-
-  /** recordEnd writes how the attempt ended; `error` is kept for `failed` and `retrying`. */
-  async recordEnd(jobId: string, state: 'completed' | 'failed' | 'retrying', finishedAtMs: number, error?: string): Promise<void> {
-    const key = this.keys.run(jobId);
-    const fields: Record<string, string> = { state, finishedAt: String(finishedAtMs) };
-    if (error !== undefined) fields.error = error;
-    return this.write((p) => p.hset(key, fields).pexpire(key, RUN_TTL_MS));
-  }
-
-  /**
-   * write queues commands for the next flush: every write made in the same
-   * turn of the event loop goes out as one pipeline (busy workers finish many
-   * jobs per turn), in call order. Resolves when its pipeline was answered;
-   * rejects with the first error of its own commands' pipeline.
-   */
-  private write(add: (p: ChainableCommander) => void): Promise<void> {
-    if (!this.batch) {
-      const batch = { adds: [] as ((p: ChainableCommander) => void)[], done: undefined as unknown as Promise<void> };
-      batch.done = new Promise<void>((resolve, reject) => setImmediate(() => {
-        this.batch = undefined;
-        const p = this.redis.pipeline();
-        for (const fn of batch.adds) fn(p);
-        p.exec().then((results) => { throwFirstError(results); resolve(); }, reject);
-      }));
-      this.batch = batch;
-    }
-    this.batch.adds.push(add);
-    return this.batch.done;
-  }
-
   /** list returns up to `limit` (1-1000, default 20) runs of `schedule`, newest scheduled instant first. */
   async list(schedule: string, limit = 20): Promise<RunRecord[]> {
     if (!Number.isInteger(limit) || limit < 1 || limit > RUNS_KEPT) throw new RangeError(workerMessages.badLimit(limit));
     const flat = await this.redis.zrevrange(this.keys.runs(schedule), 0, limit - 1, 'WITHSCORES');
     const ids: Array<{ jobId: string; scoreMs: number }> = [];
     for (let i = 0; i + 1 < flat.length; i += 2) ids.push({ jobId: String(flat[i]), scoreMs: Number(flat[i + 1]) });
-    if (ids.length === 0) return [];
-    const pipe = this.redis.pipeline();
-    for (const { jobId } of ids) pipe.hgetall(this.keys.run(jobId));
-    const replies = (await pipe.exec()) ?? [];
-    return ids.map(({ jobId, scoreMs }, i) => toRecord(jobId, scoreMs, replies[i]?.[1] as Record<string, string> | null));
+    const runs = await this.read(ids.map((i) => i.jobId));
+    return ids.flatMap(({ scoreMs }, i) => {
+      const run = runs[i];
+      return run ? [{ ...run, scheduledFor: new Date(scoreMs).toISOString() }] : [];
+    });
   }
 
-  /** get returns the run of one job (state `queued` when no attempt started), or null if it has no run hash. */
+  /** get returns the run of one job, or null when BullMQ has no such job (never enqueued, or removed). */
   async get(jobId: string): Promise<RunRecord | null> {
-    const h = await this.redis.hgetall(this.keys.run(jobId));
-    if (!h || Object.keys(h).length === 0) return null;
-    return toRecord(jobId, Date.parse(h.scheduledFor ?? ''), h);
+    const [[run], data] = await Promise.all([this.read([jobId]), this.redis.hget(this.keys.job(jobId), 'data')]);
+    return run ? { ...run, scheduledFor: scheduledForOf(data) } : null;
+  }
+
+  /** read fetches the runs of `jobIds` in one pipeline (scheduledFor left '' for the caller); null where the job is gone. */
+  private async read(jobIds: string[]): Promise<(RunRecord | null)[]> {
+    if (jobIds.length === 0) return [];
+    const k = this.keys;
+    const p = this.redis.pipeline();
+    for (const id of jobIds) {
+      p.hmget(k.job(id), ...JOB_FIELDS).zscore(k.jobsCompleted, id).zscore(k.jobsFailed, id).exists(`${k.job(id)}:lock`);
+    }
+    const replies = (await p.exec()) ?? [];
+    return jobIds.map((jobId, i) => {
+      const at = i * PER_JOB;
+      const err = replies.slice(at, at + PER_JOB).find(([e]) => e)?.[0];
+      if (err) throw err;
+      const [fields, completed, failed, locked] = replies.slice(at, at + PER_JOB).map(([, v]) => v);
+      return toRecord(jobId, fields as (string | null)[], completed !== null, failed !== null, locked === 1);
+    });
   }
 }
 
-function toRecord(jobId: string, scoreMs: number, h: Record<string, string> | null | undefined): RunRecord {
-  const has = h && Object.keys(h).length > 0;
-  const fromScore = Number.isFinite(scoreMs) ? new Date(scoreMs).toISOString() : '';
-  const scheduledFor = has && h.scheduledFor ? h.scheduledFor : fromScore;
-  if (!has) {
-    return { jobId, scheduledFor, state: 'queued', attempts: 0, node: null, startedAt: null, finishedAt: null, error: null };
-  }
+function toRecord(jobId: string, fields: (string | null)[], completed: boolean, failed: boolean, locked: boolean): RunRecord | null {
+  const [processedOn, finishedOn, node, ats, failedReason, enqueuedAt] = fields;
+  if (enqueuedAt === null) return null; // no job hash: never enqueued, or removed by BullMQ's retention
+  const attempts = Number(ats ?? 0);
+  const state: RunState = completed ? 'completed' : failed ? 'failed' : locked ? 'active' : attempts > 0 ? 'retrying' : 'queued';
+  const finished = state === 'completed' || state === 'failed';
   return {
     jobId,
-    scheduledFor,
-    state: (h.state as RunState) ?? 'queued',
-    attempts: Number(h.attempts ?? 0),
-    node: h.node ?? null,
-    startedAt: iso(h.startedAt),
-    finishedAt: iso(h.finishedAt),
-    error: h.error ?? null,
+    scheduledFor: '',
+    state,
+    attempts,
+    node: node ?? null,
+    startedAt: iso(processedOn),
+    finishedAt: finished ? iso(finishedOn) : null,
+    error: state === 'failed' || state === 'retrying' ? failedReason ?? null : null,
   };
+}
+
+/** scheduledForOf reads the instant out of the job's data (BatonJobData JSON); '' when it has none. */
+function scheduledForOf(data: string | null): string {
+  if (data === null) return '';
+  try {
+    const parsed = JSON.parse(data) as { scheduledFor?: unknown };
+    return typeof parsed?.scheduledFor === 'string' ? parsed.scheduledFor : '';
+  } catch {
+    return '';
+  }
 }

@@ -136,7 +136,9 @@ describe('election Lua scripts and RedisLeaseLock (real redis-server)', () => {
     const other = new RedisLeaseLock({ redis, prefix, identity: 'b' });
     const seen: LeaseFreedReason[] = [];
     lock.onFreed((reason) => seen.push(reason));
+    expect(lock.pushesExpiry()).toBe(false); // not subscribed yet
     await lock.start();
+    expect(lock.pushesExpiry()).toBe(true);
     const flags = ((await redis.config('GET', 'notify-keyspace-events')) as string[])[1];
     expect([...flags].sort().join('')).toBe([...'ElzKgx'].sort().join(''));
 
@@ -152,6 +154,7 @@ describe('election Lua scripts and RedisLeaseLock (real redis-server)', () => {
     await waitFor(() => seen.includes('expired'), 3000, 'the expired wake-up');
     expect(await lock.get()).toBeNull();
     await lock.close();
+    expect(lock.pushesExpiry()).toBe(false);
   });
 
   it('RedisLeaseLock still works where CONFIG is forbidden (no keyspace events, release broadcasts only)', async () => {
@@ -165,6 +168,7 @@ describe('election Lua scripts and RedisLeaseLock (real redis-server)', () => {
     const seen: LeaseFreedReason[] = [];
     lock.onFreed((reason) => seen.push(reason));
     await lock.start();
+    expect(lock.pushesExpiry()).toBe(false); // followers keep polling once per lease
     expect(((await redis.config('GET', 'notify-keyspace-events')) as string[])[1]).toBe('');
     await lock.tryAcquire(1000, 0);
     await lock.release(1);

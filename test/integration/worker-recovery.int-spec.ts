@@ -74,6 +74,26 @@ describe('BatonWorker shutdown and recovery', () => {
     expect(b.events('job.completed')[0].facts).toMatchObject({ jobId, schedule: 'work' });
   });
 
+  it('with stalledCheck on-demand, recovers an abandoned job only while sweepStalled runs', async () => {
+    const opts = { lockDurationMs: 500, stalledIntervalMs: 200 };
+    const a = await h.worker({ nodeId: 'node-a', handlers: { work: () => new Promise(() => undefined) }, ...opts });
+    const jobId = await h.enqueue(tickJobId('swept', 2_000), jobData({ schedule: 'swept', handler: 'work', scheduledFor: new Date(2_000).toISOString() }));
+    await until('job running on node-a', () => a.worker.runningCount() === 1);
+    await a.worker.close(0); // abandoned: its lock lapses after 500 ms
+
+    const b = await h.worker({ nodeId: 'node-b', handlers: { work: () => 'done' }, stalledCheck: 'on-demand', ...opts });
+    await new Promise((r) => setTimeout(r, 2_500)); // 5 lock lengths: an 'own' checker would have moved it long ago
+    expect(await h.jobState(jobId)).toBe('active');
+    expect(b.events('job.stalled')).toEqual([]);
+
+    const leading = new AbortController();
+    const sweeping = b.worker.sweepStalled(leading.signal);
+    await until('job re-run by node-b once it sweeps', async () => (await h.jobState(jobId)) === 'completed', 10_000);
+    expect(b.events('job.stalled')[0].facts).toEqual({ jobId });
+    leading.abort();
+    await sweeping; // resolves once the sweeper is closed
+  });
+
   it('re-runs a job whose worker process was SIGKILLed mid-run, with the same Idempotency-Key', async () => {
     rx = await startReceiver(() => ({ status: 200 }));
     let out = '';

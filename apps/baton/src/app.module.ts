@@ -50,8 +50,11 @@ export class AppModule {
           useFactory: () => ({
             connection: config.redisUrl, prefix: config.prefix, nodeId: config.nodeId,
             concurrency: config.workerConcurrency, lockDurationMs: config.jobLockMs, shutdownGraceMs: config.shutdownGraceMs,
-            // A dead worker's job is picked up at most lock + interval after its last lock renewal.
+            // A dead worker's job is picked up at most lock + interval after its last lock renewal. Only the
+            // leader looks (NodeLifecycle): BullMQ lets one worker per interval do it anyway, and the others'
+            // attempts were most of an idle follower's Redis commands.
             stalledIntervalMs: Math.max(500, Math.floor(config.jobLockMs / 2)),
+            stalledCheck: 'on-demand',
           }),
         }),
       ],

@@ -1,5 +1,7 @@
-import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { ElectionService } from '@lib/election';
+import { Inject, Injectable, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
+import { ElectionService, LeadershipListeners } from '@lib/election';
+import { BatonWorker } from '@lib/worker';
+import { BATON_EVENT_LOGGER, type EventLogger } from '@lib/common';
 import type { NodeRegistry } from './cluster/node-registry';
 import type { RedisConnections } from './redis/redis-connections';
 import { NODE_REGISTRY, REDIS_CONNECTIONS } from './tokens';
@@ -8,15 +10,26 @@ import { NODE_REGISTRY, REDIS_CONNECTIONS } from './tokens';
  * NodeLifecycle runs the graceful stop in a fixed order: hand leadership
  * over first (so a follower takes over in milliseconds), then let the worker
  * finish its jobs (app.close() runs the modules' shutdown hooks), then leave
- * the cluster view and close the connections.
+ * the cluster view and close the connections. While this node leads, its
+ * worker also sweeps the queue for stalled jobs (followers never look).
  */
 @Injectable()
-export class NodeLifecycle implements OnApplicationBootstrap {
+export class NodeLifecycle implements OnModuleInit, OnApplicationBootstrap {
   constructor(
     @Inject(NODE_REGISTRY) private readonly registry: NodeRegistry,
     @Inject(REDIS_CONNECTIONS) private readonly redis: RedisConnections,
     private readonly election: ElectionService,
+    private readonly leadership: LeadershipListeners,
+    private readonly worker: BatonWorker,
+    @Inject(BATON_EVENT_LOGGER) private readonly logger: EventLogger,
   ) {}
+
+  onModuleInit(): void {
+    this.leadership.onStartedLeading((term) => {
+      this.worker.sweepStalled(term.signal).catch((err: Error) => this.logger.log('error', 'worker.error',
+        `could not sweep for stalled jobs: ${err.message}`, { error: err.message }));
+    });
+  }
 
   onApplicationBootstrap(): void {
     this.registry.start();

@@ -195,6 +195,23 @@ describe('LeaderElector (in-memory lease, fake clock)', () => {
     expect(a.logger.named('leader.resigned')).toHaveLength(1);
   });
 
+  it('polls about half as often when the lock pushes expiry (the push, not the poll, wakes it for a dead leader)', async () => {
+    const leader = node('leader');
+    leader.start();
+    await advance(100);
+    const polling = node('polling');
+    const pushed = node('pushed');
+    (pushed.lock as InMemoryLeaseLock & { pushesExpiry?: () => boolean }).pushesExpiry = () => true;
+    const pollingAttempts = jest.spyOn(polling.lock, 'tryAcquire');
+    const pushedAttempts = jest.spyOn(pushed.lock, 'tryAcquire');
+    polling.start();
+    pushed.start();
+    await advance(30_000);
+    expect(pollingAttempts.mock.calls.length).toBeGreaterThanOrEqual(25); // once per lease (1 s)
+    expect(pushedAttempts.mock.calls.length).toBeLessThanOrEqual(pollingAttempts.mock.calls.length / 2 + 1);
+    expect(pushedAttempts.mock.calls.length).toBeGreaterThan(0);
+  });
+
   it('a follower takes over when the leader stops renewing, only after the lease expired', async () => {
     const crashed = node('crashed');
     await crashed.lock.tryAcquire(1000, 0);

@@ -144,7 +144,10 @@ export class LeaderElector {
     if (outcome.kind === 'busy') {
       this.backoffMs = 0;
       const ttlMs = outcome.ttlMs > 0 ? outcome.ttlMs : this.options.retryPeriodMs;
-      await this.waker.sleep(ttlMs + this.jitterMs(), signal);
+      // When the lock pushes expiry and deletion to us, waking at the ttl would only find the lease renewed:
+      // look again one lease later (half an idle follower's election commands); a lost notification costs one lease.
+      const safetyNetMs = this.lock.pushesExpiry?.() ? this.options.leaseDurationMs : 0;
+      await this.waker.sleep(ttlMs + safetyNetMs + this.jitterMs(), signal);
     } else if (outcome.kind === 'error') {
       await this.waker.sleep(this.backoffMs * (0.5 + this.random() / 2), signal);
     }

@@ -79,6 +79,12 @@ export interface LeaseLock {
    * follower until the lease's ttl ran out. Returns the unsubscribe function.
    */
   onFreed(listener: (reason: LeaseFreedReason) => void): () => void;
+  /**
+   * pushesExpiry (optional): true while an expiry or deletion of the lease
+   * reaches onFreed listeners by itself (not only a release). Followers then
+   * poll less often: the poll is only a safety net for a lost notification.
+   */
+  pushesExpiry?(): boolean;
   /** start: begin listening for wake-ups (idempotent; failures only slow failover). */
   start(): Promise<void>;
   /** close: stop listening; does not close connections the caller owns. */

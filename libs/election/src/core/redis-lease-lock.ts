@@ -30,7 +30,8 @@ const WAKE_EVENTS: Record<string, LeaseFreedReason> = { del: 'deleted', expired:
  * `start()` subscribes the `subscriber` client to the release channel and to
  * the keyspace channel of the leader key (`del`, `expired`), after trying to
  * add the `Kgx` flags to `notify-keyspace-events` (errors ignored: managed
- * Redis often forbids CONFIG; followers then wake when the ttl runs out).
+ * Redis often forbids CONFIG; followers then wake when the ttl runs out, and
+ * `pushesExpiry()` says false so they keep polling once per lease).
  * `close()` unsubscribes; the caller still owns and closes both clients.
  */
 export class RedisLeaseLock implements LeaseLock {
@@ -41,6 +42,8 @@ export class RedisLeaseLock implements LeaseLock {
   private readonly keyspaceChannel: string;
   private readonly listeners = new Set<(reason: LeaseFreedReason) => void>();
   private started: Promise<void> | null = null;
+  /** keyspaceEventsOn: the last CONFIG GET/SET showed notify-keyspace-events covering the lease's del and expired events. */
+  private keyspaceEventsOn = false;
 
   constructor(options: RedisLeaseLockOptions) {
     if (!options?.redis) throw new TypeError('RedisLeaseLock: `redis` (an ioredis client) is required');
@@ -99,6 +102,11 @@ export class RedisLeaseLock implements LeaseLock {
     return () => this.listeners.delete(listener);
   }
 
+  /** pushesExpiry: keyspace events are on and the subscriber is connected (so `expired` / `del` wake followers). */
+  pushesExpiry(): boolean {
+    return this.keyspaceEventsOn && this.started !== null && this.subscriber?.status === 'ready';
+  }
+
   start(): Promise<void> {
     if (!this.subscriber) return Promise.resolve();
     this.started ??= this.subscribe(this.subscriber);
@@ -139,7 +147,9 @@ export class RedisLeaseLock implements LeaseLock {
       const current = Array.isArray(reply) ? String(reply[1] ?? '') : String(Object.values(reply ?? {})[0] ?? '');
       const wanted = mergeKeyspaceFlags(current);
       if (wanted !== current) await this.redis.config('SET', 'notify-keyspace-events', wanted);
+      this.keyspaceEventsOn = true;
     } catch {
+      this.keyspaceEventsOn = false;
       // managed Redis forbids CONFIG; wake-ups then come from release broadcasts and ttl sleeps
     }
   };

@@ -17,6 +17,7 @@ describe('BatonWorker options', () => {
     [{ lockDurationMs: 1.5 }, 'option "lockDurationMs" must be a positive integer, got 1.5'],
     [{ stalledIntervalMs: -1 }, 'option "stalledIntervalMs" must be a positive integer'],
     [{ maxStalledCount: 0 }, 'option "maxStalledCount" must be a positive integer'],
+    [{ stalledCheck: 'leader' }, `option "stalledCheck" must be 'own' or 'on-demand', got leader`],
   ])('rejects %j naming the field', (over, message) => {
     expect(() => new BatonWorker({ ...base(), ...over } as BatonWorkerOptions)).toThrow(message);
   });

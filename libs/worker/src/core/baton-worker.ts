@@ -1,4 +1,4 @@
-import { UnrecoverableError, WaitingError, Worker, type Job, type RedisOptions as BullRedisOptions } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker, type Job, type RedisOptions as BullRedisOptions, type WorkerOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { batonKeys, systemClock, type BatonJobData, type Clock, type EventLogger } from '@lib/common';
 import type { HandlerRegistry } from './handler-registry';
@@ -30,6 +30,12 @@ export interface BatonWorkerOptions {
   stalledIntervalMs?: number;
   /** maxStalledCount: times a job may stall before it is failed (default 3). */
   maxStalledCount?: number;
+  /**
+   * stalledCheck: `own` (default): this worker looks for stalled jobs every
+   * stalledIntervalMs; `on-demand`: only while a `sweepStalled()` call runs.
+   * A cluster sweeps from its leader alone, so idle followers send nothing for it.
+   */
+  stalledCheck?: 'own' | 'on-demand';
 }
 
 const positiveInt = (field: string, value: number) => {
@@ -60,6 +66,7 @@ export class BatonWorker {
   private readonly redis: Redis;
   private readonly running = new Set<string>();
   private readonly stop = new AbortController();
+  private readonly sweeps = new Set<{ end: () => void; finished: Promise<void> }>();
   private worker?: Worker<BatonJobData>;
   private stopping = false;
   private closing?: Promise<void>;
@@ -79,7 +86,11 @@ export class BatonWorker {
       lockDurationMs: positiveInt('lockDurationMs', o.lockDurationMs ?? 10_000),
       stalledIntervalMs: positiveInt('stalledIntervalMs', o.stalledIntervalMs ?? 5_000),
       maxStalledCount: positiveInt('maxStalledCount', o.maxStalledCount ?? 3),
+      stalledCheck: o.stalledCheck ?? 'own',
     };
+    if (this.opts.stalledCheck !== 'own' && this.opts.stalledCheck !== 'on-demand') {
+      throw new TypeError(workerMessages.badOption('stalledCheck', `must be 'own' or 'on-demand', got ${String(o.stalledCheck)}`));
+    }
     const [url, rest] = splitConnection(o.connection);
     const redisOpts: RedisOptions = { ...rest, lazyConnect: true };
     this.redis = url ? new Redis(url, redisOpts) : new Redis(redisOpts);
@@ -91,26 +102,68 @@ export class BatonWorker {
   async start(): Promise<void> {
     if (this.worker) return this.worker.waitUntilReady().then(() => undefined);
     if (this.stopping) throw new Error('BatonWorker was closed; create a new one');
-    const [url, rest] = splitConnection(this.connection);
-    const keys = batonKeys(this.opts.prefix);
-    const worker = new Worker<BatonJobData>(keys.queueName, (job, token) => this.process(job, token), {
-      connection: { ...rest, ...(url ? { url } : {}), maxRetriesPerRequest: null } as BullRedisOptions,
-      prefix: keys.tag,
-      name: this.opts.nodeId,
+    const worker = new Worker<BatonJobData>(batonKeys(this.opts.prefix).queueName, (job, token) => this.process(job, token), {
+      ...this.bullOptions(),
       autorun: false,
       concurrency: this.opts.concurrency,
+      skipStalledCheck: this.opts.stalledCheck === 'on-demand',
+      // An idle worker blocks on the queue's marker for up to drainDelay s; a new job wakes it at once, so a
+      // longer wait costs no latency and cuts an idle node's Redis commands (BullMQ's default is 5 s; a
+      // BZPOPMIN stuck by a reconnect is abandoned by BullMQ's watchdog after drainDelay + 1 s).
+      drainDelay: 30,
+    });
+    this.worker = worker;
+    this.watch(worker);
+    await worker.waitUntilReady(); // the run-history client connects on its first read (lazyConnect)
+    worker.run().catch((err: Error) => this.opts.logger.log('error', 'worker.error', `worker loop ended: ${err.message}`, { error: err.message }));
+  }
+
+  /** bullOptions: what this node's BullMQ workers share: connection, keys, name, locks, stalled handling. */
+  private bullOptions(): WorkerOptions {
+    const [url, rest] = splitConnection(this.connection);
+    return {
+      connection: { ...rest, ...(url ? { url } : {}), maxRetriesPerRequest: null } as BullRedisOptions,
+      prefix: batonKeys(this.opts.prefix).tag,
+      name: this.opts.nodeId,
       lockDuration: this.opts.lockDurationMs,
       stalledInterval: this.opts.stalledIntervalMs,
       maxStalledCount: this.opts.maxStalledCount,
-      // An idle worker blocks on the queue's marker for up to drainDelay s; new jobs wake it at once, so a
-      // longer wait costs no latency and halves an idle node's Redis commands (default 5 s).
-      drainDelay: 10,
-    });
-    this.worker = worker;
+    };
+  }
+
+  /**
+   * sweepStalled looks for stalled jobs (lock lapsed: their worker died or
+   * hung) every stalledIntervalMs until `signal` aborts or this worker
+   * closes: each goes back to wait, or to failed past maxStalledCount. It
+   * runs a BullMQ worker of its own that takes no jobs. Resolves when the
+   * sweeping has stopped.
+   */
+  async sweepStalled(signal: AbortSignal): Promise<void> {
+    if (signal.aborted || this.stopping) return;
+    const sweeper = new Worker(batonKeys(this.opts.prefix).queueName, null, { ...this.bullOptions(), autorun: false });
+    this.watch(sweeper);
+    let end = () => undefined as void;
+    const ended = new Promise<void>((resolve) => { end = resolve; });
+    signal.addEventListener('abort', end, { once: true });
+    const sweep = { end, finished: Promise.resolve() };
+    sweep.finished = (async () => {
+      try {
+        await sweeper.startStalledCheckTimer();
+        await ended;
+      } finally {
+        signal.removeEventListener('abort', end);
+        this.sweeps.delete(sweep);
+        await sweeper.close().catch(() => undefined);
+      }
+    })();
+    this.sweeps.add(sweep);
+    return sweep.finished;
+  }
+
+  /** watch logs a BullMQ worker's errors and the stalled jobs it finds. */
+  private watch(worker: Worker): void {
     worker.on('error', (err) => this.opts.logger.log('warn', 'worker.error', `worker error: ${err.message}`, { error: err.message }));
     worker.on('stalled', (jobId) => this.opts.logger.log('warn', 'job.stalled', `job ${jobId} lost its lock (its worker stalled or died) and was moved back to wait`, { jobId }));
-    await worker.waitUntilReady(); // the run-history client connects on its first read (lazyConnect)
-    worker.run().catch((err: Error) => this.opts.logger.log('error', 'worker.error', `worker loop ended: ${err.message}`, { error: err.message }));
   }
 
   /** runningCount: attempts this worker is running right now. */
@@ -132,6 +185,7 @@ export class BatonWorker {
 
   private async doClose(graceMs: number): Promise<void> {
     this.stopping = true;
+    await Promise.all([...this.sweeps].map((sweep) => { sweep.end(); return sweep.finished.catch(() => undefined); }));
     const worker = this.worker;
     if (worker) {
       // 1. stop fetching; a job fetched in flight is handed back in process()

@@ -130,7 +130,7 @@ describe('ScheduleStore on a real Redis', () => {
     await store.put(spec('s2', { paused: true }));
     const snap = await store.snapshot();
     expect(snap.rev).toBe(2);
-    expect(snap.specs.map((s) => s.name)).toEqual(['s1', 's2']);
+    expect(snap.specs.map((s) => s.name).sort()).toEqual(['s1', 's2']);
     expect(snap.cursors).toEqual(new Map([['s1', nowMs]]));
   });
 

@@ -126,29 +126,38 @@ export class FencedEnqueuer {
     this.redis.on('close', () => { this.connectionEpoch++; });
   }
 
-  /** enqueueTicks enqueues `ticks` under `fence`, in batches; stops at the first stale batch. Throws FencedOffError. */
-  enqueueTicks(fence: EnqueueFence, ticks: readonly Tick[]): Promise<EnqueueResult> {
+  /**
+   * enqueueTicks enqueues `ticks` under `fence`, in batches; stops at the
+   * first stale batch. Throws FencedOffError. With `onBatch`, each batch's
+   * outcome goes there as soon as it is in Redis, and the result only says
+   * whether schedules went stale (a catch-up of 100,000 ticks then holds no
+   * list of 100,000 results).
+   */
+  enqueueTicks(fence: EnqueueFence, ticks: readonly Tick[], onBatch?: (part: EnqueueResult) => void): Promise<EnqueueResult> {
     return this.serialize(async () => {
-      const result: EnqueueResult = { enqueued: [], skipped: [], stale: false };
+      const all: EnqueueResult = { enqueued: [], skipped: [], stale: false };
+      let result = all;
       const batches = splitBatches(sortTicks(ticks), this.batchSize);
-      if (batches.length === 0) return result;
+      if (batches.length === 0) return all;
       const client = await this.bullClient();
       let draft: Draft | undefined = this.draft(client, batches[0], fence.fencingToken);
       for (let i = 0; i < batches.length; i++) {
         const next = batches[i + 1];
-        const done = result.stale ? null : await this.enqueueBatch(client, fence, batches[i], draft, () => {
+        const done = all.stale ? null : await this.enqueueBatch(client, fence, batches[i], draft, () => {
           draft = next && this.draft(client, next, fence.fencingToken); // 2. build the next MULTI while this EXEC runs
         });
+        if (onBatch) result = { enqueued: [], skipped: [], stale: false };
         if (!done) {
-          result.stale = true;
+          all.stale = true;
           for (const tick of batches[i]) result.skipped.push({ tick, reason: 'stale-schedules' });
-          continue;
+        } else {
+          const enqueuedAtMs = this.clock.nowMs();
+          done.plan.enqueue.forEach((t, j) => result.enqueued.push({ spec: t.spec, fireAtMs: t.fireAtMs, jobId: done.jobIds[j], enqueuedAtMs }));
+          for (const skipped of done.plan.skipped) result.skipped.push(skipped);
         }
-        const enqueuedAtMs = this.clock.nowMs();
-        done.plan.enqueue.forEach((t, j) => result.enqueued.push({ spec: t.spec, fireAtMs: t.fireAtMs, jobId: done.jobIds[j], enqueuedAtMs }));
-        for (const skipped of done.plan.skipped) result.skipped.push(skipped);
+        if (onBatch) onBatch({ ...result, stale: all.stale });
       }
-      return result;
+      return all;
     });
   }
 

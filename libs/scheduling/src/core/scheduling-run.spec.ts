@@ -19,9 +19,13 @@ async function firstPass(specs: ScheduleSpec[], cursors: Map<string, number>, op
   const logged: { event: string; facts: Record<string, unknown> }[] = [];
   const logger: EventLogger = { log: (_level, event, _msg, facts = {}) => logged.push({ event, facts }) };
   const enqueuer = {
-    enqueueTicks: async (_fence: EnqueueFence, ticks: readonly Tick[]): Promise<EnqueueResult> => {
+    // like FencedEnqueuer: batches of 500 (in the order given), each reported through onBatch when given
+    enqueueTicks: async (_fence: EnqueueFence, ticks: readonly Tick[], onBatch?: (part: EnqueueResult) => void): Promise<EnqueueResult> => {
       calls.push([...ticks]);
-      return { enqueued: ticks.map((t) => ({ ...t, jobId: `${t.spec.name}@${t.fireAtMs}`, enqueuedAtMs: T0 + 5 })), skipped: [], stale: false };
+      const enqueued = ticks.map((t) => ({ ...t, jobId: `${t.spec.name}@${t.fireAtMs}`, enqueuedAtMs: T0 + 5 }));
+      if (!onBatch) return { enqueued, skipped: [], stale: false };
+      for (let i = 0; i < enqueued.length; i += 500) onBatch({ enqueued: enqueued.slice(i, i + 500), skipped: [], stale: false });
+      return { enqueued: [], skipped: [], stale: false };
     },
   };
   const run = new SchedulingRun({
@@ -57,6 +61,12 @@ describe('SchedulingRun', () => {
     const caughtUp = logged.filter((l) => l.event === 'schedule.caught-up');
     expect(caughtUp).toHaveLength(300);
     expect(caughtUp[0].facts).toEqual({ schedule: 's0', count: 1 });
+  });
+
+  it('logs one schedule.caught-up per schedule even when its missed ticks span several enqueue batches', async () => {
+    const { logged } = await firstPass([spec('long')], new Map([['long', T0 - 600_000]]));
+    expect(logged.filter((l) => l.event === 'schedule.fired')).toHaveLength(600);
+    expect(logged.filter((l) => l.event === 'schedule.caught-up')).toEqual([{ event: 'schedule.caught-up', facts: { schedule: 'long', count: 599 } }]);
   });
 
   it('reports the schedules an earlier term knew when Redis comes back without its data, and remembers the new set', async () => {

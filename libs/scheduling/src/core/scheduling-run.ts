@@ -10,7 +10,7 @@ import { FencedOffError } from './scheduling.errors';
 /** RunDeps: what one leadership's scheduling needs (narrow views of the store and enqueuer). */
 export interface RunDeps {
   store: { snapshot(): Promise<ScheduleSnapshot>; detectDataLoss(): Promise<{ lost: boolean }> };
-  enqueuer: { enqueueTicks(fence: EnqueueFence, ticks: readonly Tick[]): Promise<EnqueueResult> };
+  enqueuer: { enqueueTicks(fence: EnqueueFence, ticks: readonly Tick[], onBatch?: (part: EnqueueResult) => void): Promise<EnqueueResult> };
   clock: Clock;
   logger: EventLogger;
   catchUpWindowMs: number;
@@ -98,22 +98,30 @@ export class SchedulingRun {
     const snapshot = await this.deps.store.snapshot();
     const { lost } = await this.deps.store.detectDataLoss();
     if (this.stopped) return;
-    const loaded = new Set(snapshot.specs.map((s) => s.name));
-    if (lost) this.reportLoss([...this.deps.knownNames].filter((name) => !loaded.has(name)));
-    this.deps.knownNames.clear();
-    loaded.forEach((name) => this.deps.knownNames.add(name));
+    const specs = new Map<string, ScheduleSpec>();
+    const cursors = new Map<string, number>();
+    const active: ScheduleSpec[] = [];
+    for (const spec of snapshot.specs) { // one pass: at 100,000 schedules every extra copy shows
+      specs.set(spec.name, spec);
+      cursors.set(spec.name, snapshot.cursors.get(spec.name) ?? Date.parse(spec.createdAt));
+      if (!spec.paused) active.push(spec);
+    }
+    const { knownNames } = this.deps;
+    if (lost) this.reportLoss([...knownNames].filter((name) => !specs.has(name)));
+    knownNames.clear();
+    for (const name of specs.keys()) knownNames.add(name);
     this.rev = snapshot.rev;
-    this.specs = new Map(snapshot.specs.map((s) => [s.name, s]));
-    this.cursors = new Map(snapshot.specs.map((s) => [s.name, snapshot.cursors.get(s.name) ?? Date.parse(s.createdAt)]));
-    const active = snapshot.specs.filter((s) => !s.paused);
+    this.specs = specs;
+    this.cursors = cursors;
     this.groups.sync(active);
     this.pending = [];
     const nowMs = this.deps.clock.nowMs();
     const calendars = new Map<string, DueMemo>();
     for (const spec of active) {
       const key = groupKey(spec);
-      if (!calendars.has(key)) calendars.set(key, new DueMemo(memoCalendar(spec)));
-      this.planSchedule(spec, nowMs, calendars.get(key)!);
+      let memo = calendars.get(key);
+      if (!memo) calendars.set(key, (memo = new DueMemo(memoCalendar(spec))));
+      this.planSchedule(spec, nowMs, memo);
     }
     await this.flush();
   }
@@ -155,14 +163,18 @@ export class SchedulingRun {
     if (!this.deps.isValid()) return this.stopSelf('leadership-invalid');
     const ticks = this.pending;
     this.pending = [];
-    const result = await this.deps.enqueuer.enqueueTicks({ ...this.deps.fence, rev: this.rev }, ticks);
-    this.report(result);
+    // Reported batch by batch: logs follow the enqueue, and a big catch-up holds no list of all its results.
+    const caughtUp = new Map<string, number>();
+    const result = await this.deps.enqueuer.enqueueTicks({ ...this.deps.fence, rev: this.rev }, ticks, (part) => this.report(part, caughtUp));
+    for (const [schedule, count] of caughtUp) {
+      this.deps.logger.log('info', 'schedule.caught-up', `${schedule}: ${count} missed tick(s) enqueued`, { schedule, count });
+    }
     if (result.stale && !this.stopped) void this.requestReload();
   }
 
-  private report(result: EnqueueResult): void {
+  /** report logs one batch's fired and skipped ticks, and counts its caught-up ticks per schedule into `caughtUp`. */
+  private report(result: EnqueueResult, caughtUp: Map<string, number>): void {
     const { logger } = this.deps;
-    const caughtUp = new Map<string, number>();
     const iso = new Map<number, string>(); // thousands of ticks share an instant
     for (const t of result.enqueued) {
       let scheduledFor = iso.get(t.fireAtMs);
@@ -171,9 +183,6 @@ export class SchedulingRun {
         schedule: t.spec.name, scheduledFor, jobId: t.jobId, lagMs: t.enqueuedAtMs - t.fireAtMs,
       });
       if (t.fireAtMs < this.liveSinceMs) caughtUp.set(t.spec.name, (caughtUp.get(t.spec.name) ?? 0) + 1);
-    }
-    for (const [schedule, count] of caughtUp) {
-      logger.log('info', 'schedule.caught-up', `${schedule}: ${count} missed tick(s) enqueued`, { schedule, count });
     }
     for (const { tick, reason } of result.skipped) {
       if (reason === 'stale-schedules') continue; // recomputed after the reload

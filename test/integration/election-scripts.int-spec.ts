@@ -1,5 +1,5 @@
 import { batonKeys } from '@lib/common';
-import { electionCommands, LeaseStatus, readLeader, RedisLeaseLock, type ElectionCommands, type LeaseFreedReason } from '@lib/election';
+import { electionCommands, LeaseStatus, readLeader, RedisLeaseLock, type ElectionCommands, type LeaseFreedReason, type LeaseHolder } from '@lib/election';
 import type { Redis } from 'ioredis';
 import { connectTo, startRedisServer, type RedisServerHandle } from '../support/redis-server';
 
@@ -36,7 +36,7 @@ describe('election Lua scripts and RedisLeaseLock (real redis-server)', () => {
   afterAll(async () => server?.cleanup());
 
   const acquire = (node: string, leaseMs = 1000, minToken = 0) =>
-    redis.acquireLease(k.leader, k.term, k.leaderInfo, node, leaseMs, minToken);
+    redis.acquireLease(k.leader, k.term, k.leaderInfo, k.electionChannel, node, leaseMs, minToken);
 
   it('acquireLease takes a free lease with token 1 and records the leadership', async () => {
     expect(await acquire('a')).toEqual([1, 0, null, 0, 0]);
@@ -100,7 +100,7 @@ describe('election Lua scripts and RedisLeaseLock (real redis-server)', () => {
     expect(await redis.exists(k.leader)).toBe(0);
   });
 
-  it('releaseLease deletes only the holder value and publishes the release; -1 / -2 otherwise', async () => {
+  it('acquireLease announces the new term, releaseLease deletes only the holder value and publishes the release; -1 / -2 otherwise', async () => {
     const sub = await connectTo(server);
     clients.push(sub);
     const messages: string[] = [];
@@ -114,8 +114,8 @@ describe('election Lua scripts and RedisLeaseLock (real redis-server)', () => {
     const info = await redis.hgetall(k.leaderInfo);
     expect(Number(info.until)).toBeLessThan(Number(info.since) + 1000);
     expect(await redis.releaseLease(k.leader, k.leaderInfo, k.electionChannel, '1:a')).toBe(LeaseStatus.Missing);
-    await waitFor(() => messages.length > 0, 2000, 'the release broadcast');
-    expect(messages).toEqual(['1:a']);
+    await waitFor(() => messages.length > 1, 2000, 'the release broadcast');
+    expect(messages).toEqual(['elected:1:a', '1:a']); // acquireLease announces the term; releaseLease sends the released value
   });
 
   it('readLeader returns null without a lease and the leader view with one', async () => {
@@ -142,8 +142,13 @@ describe('election Lua scripts and RedisLeaseLock (real redis-server)', () => {
     const flags = ((await redis.config('GET', 'notify-keyspace-events')) as string[])[1];
     expect([...flags].sort().join('')).toBe([...'ElzKgx'].sort().join(''));
 
+    const elected: LeaseHolder[] = [];
+    lock.onElected((holder) => elected.push(holder));
     const first = await lock.tryAcquire(1000, 0);
     expect(first).toMatchObject({ acquired: true, token: 1 });
+    await waitFor(() => elected.length === 1, 2000, 'the new-term announcement');
+    expect(elected).toEqual([{ token: 1, nodeId: 'a' }]);
+    expect(seen).toEqual([]); // an announcement is not a wake-up
     expect(await other.tryAcquire(1000, 0)).toMatchObject({ acquired: false, holder: { nodeId: 'a', token: 1 } });
     expect(await other.release(1)).toBe(LeaseStatus.Lost);
     expect(await lock.get()).toMatchObject({ nodeId: 'a', token: 1 });

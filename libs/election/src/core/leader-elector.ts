@@ -72,6 +72,8 @@ export class LeaderElector {
     if (this.running) throw new Error(messages.alreadyRunning());
     this.running = true;
     const unsubscribe = this.lock.onFreed(() => this.waker.wake());
+    // A term announced while this node slept still raises its highest token (minToken after a data loss).
+    const unwatchElected = this.lock.onElected?.((holder) => this.observe(holder)) ?? (() => undefined);
     this.lock.start().catch(() => undefined);
     try {
       while (!signal.aborted) {
@@ -80,6 +82,7 @@ export class LeaderElector {
       }
     } finally {
       unsubscribe();
+      unwatchElected();
       if (this.current) await this.stepDownGracefully(this.current, 'shutdown');
       this.running = false;
     }

@@ -80,6 +80,12 @@ export interface LeaseLock {
    */
   onFreed(listener: (reason: LeaseFreedReason) => void): () => void;
   /**
+   * onElected (optional) registers `listener` for every new term another
+   * node (or this one) wins, as announced, so followers know the highest
+   * token without polling. Best effort. Returns the unsubscribe function.
+   */
+  onElected?(listener: (holder: LeaseHolder) => void): () => void;
+  /**
    * pushesExpiry (optional): true while an expiry or deletion of the lease
    * reaches onFreed listeners by itself (not only a release). Followers then
    * poll less often: the poll is only a safety net for a lost notification.

@@ -7,6 +7,7 @@ import {
   type LeaseFreedReason,
   type LeaseLock,
   type LeaseState,
+  type LeaseHolder,
   type LeaseStatus,
 } from './lease-lock';
 import { electionCommands, type ElectionCommands } from './redis-commands';
@@ -22,6 +23,9 @@ export interface RedisLeaseLockOptions {
   /** identity: this node's id; must not be empty. */
   identity: string;
 }
+
+/** ELECTED: prefix of the election channel's new-term announcements (acquireLease-4.lua); a release sends the bare lease value. */
+const ELECTED = 'elected:';
 
 const WAKE_EVENTS: Record<string, LeaseFreedReason> = { del: 'deleted', expired: 'expired' };
 
@@ -41,9 +45,12 @@ export class RedisLeaseLock implements LeaseLock {
   private readonly keys: BatonKeys;
   private readonly keyspaceChannel: string;
   private readonly listeners = new Set<(reason: LeaseFreedReason) => void>();
+  private readonly electedListeners = new Set<(holder: LeaseHolder) => void>();
   private started: Promise<void> | null = null;
   /** keyspaceEventsOn: the last CONFIG GET/SET showed notify-keyspace-events covering the lease's del and expired events. */
   private keyspaceEventsOn = false;
+  /** subscribed: the SUBSCRIBE of start() was answered (and close() not called since). */
+  private subscribed = false;
 
   constructor(options: RedisLeaseLockOptions) {
     if (!options?.redis) throw new TypeError('RedisLeaseLock: `redis` (an ioredis client) is required');
@@ -63,7 +70,7 @@ export class RedisLeaseLock implements LeaseLock {
 
   async tryAcquire(leaseMs: number, minToken: number): Promise<AcquireResult> {
     const k = this.keys;
-    const reply = await this.redis.acquireLease(k.leader, k.term, k.leaderInfo, this.identity, leaseMs, minToken);
+    const reply = await this.redis.acquireLease(k.leader, k.term, k.leaderInfo, k.electionChannel, this.identity, leaseMs, minToken);
     if (reply[0] === -1) {
       const holder = parseHolderValue(String(reply[2]));
       if (!holder) throw new Error(`lease key ${k.leader} holds a malformed value: ${String(reply[2])}`);
@@ -102,9 +109,14 @@ export class RedisLeaseLock implements LeaseLock {
     return () => this.listeners.delete(listener);
   }
 
+  onElected(listener: (holder: LeaseHolder) => void): () => void {
+    this.electedListeners.add(listener);
+    return () => this.electedListeners.delete(listener);
+  }
+
   /** pushesExpiry: keyspace events are on and the subscriber is connected (so `expired` / `del` wake followers). */
   pushesExpiry(): boolean {
-    return this.keyspaceEventsOn && this.started !== null && this.subscriber?.status === 'ready';
+    return this.keyspaceEventsOn && this.subscribed && this.subscriber?.status === 'ready';
   }
 
   start(): Promise<void> {
@@ -117,8 +129,10 @@ export class RedisLeaseLock implements LeaseLock {
     const sub = this.subscriber;
     if (!sub || !this.started) return;
     this.started = null;
+    this.subscribed = false;
     sub.off('message', this.onMessage);
     this.redis.off('ready', this.ensureKeyspaceEvents);
+    this.redis.off('close', this.forgetKeyspaceEvents);
     if (sub.status === 'ready') {
       await sub.unsubscribe(this.keys.electionChannel, this.keyspaceChannel).catch(() => undefined);
     }
@@ -128,16 +142,27 @@ export class RedisLeaseLock implements LeaseLock {
     sub.on('message', this.onMessage);
     // Redis forgets CONFIG SET on restart: ask again on every reconnect.
     this.redis.on('ready', this.ensureKeyspaceEvents);
+    this.redis.on('close', this.forgetKeyspaceEvents); // a restarted Redis has forgotten them until ensured again
     await this.ensureKeyspaceEvents();
     await sub.subscribe(this.keys.electionChannel, this.keyspaceChannel);
+    this.subscribed = this.started !== null;
   }
 
   private readonly onMessage = (channel: string, message: string): void => {
     let reason: LeaseFreedReason | undefined;
+    if (channel === this.keys.electionChannel && message.startsWith(ELECTED)) {
+      const holder = parseHolderValue(message.slice(ELECTED.length));
+      if (holder) for (const listener of [...this.electedListeners]) listener(holder);
+      return;
+    }
     if (channel === this.keys.electionChannel) reason = 'released';
     else if (channel === this.keyspaceChannel) reason = WAKE_EVENTS[message];
     if (!reason) return;
     for (const listener of [...this.listeners]) listener(reason);
+  };
+
+  private readonly forgetKeyspaceEvents = (): void => {
+    this.keyspaceEventsOn = false;
   };
 
   /** ensureKeyspaceEvents adds K, g and x to notify-keyspace-events, keeping the flags already set. */

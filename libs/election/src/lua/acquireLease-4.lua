@@ -1,10 +1,13 @@
 --[[
   acquireLease: take the leader lease if nobody holds it (first writer wins)
-  and hand out the next fencing token.
+  and hand out the next fencing token; announce the new term on the election
+  channel, so followers learn the token at once (they pass the highest token
+  they saw as minToken: that keeps tokens rising after Redis lost its data).
 
   KEYS[1] leader      string `<token>:<nodeId>` with a PX expiry (the lease)
   KEYS[2] term        fencing-token counter (only ever raised)
   KEYS[3] leaderInfo  hash nodeId, term, since, until, renewedAt (epoch ms, Redis TIME)
+  KEYS[4] channel     election pub/sub channel; gets `elected:<token>:<nodeId>`
 
   ARGV[1] nodeId      the caller's node id
   ARGV[2] leaseMs     lease length in milliseconds
@@ -41,6 +44,7 @@ end
 local t = rcall('TIME')
 local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 rcall('SET', leaderKey, string.format('%d', token) .. ':' .. nodeId, 'PX', leaseMs)
+rcall('PUBLISH', KEYS[4], 'elected:' .. string.format('%d', token) .. ':' .. nodeId)
 
 -- 4. remember who led before and for how long nobody did
 local prev = rcall('HMGET', infoKey, 'nodeId', 'term', 'until', 'renewedAt')

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import {
   actingLeaderProblems,
   analyseTicks,
+  earlyProblems,
   ownerOfConnection,
   shutdownScenarios,
   tickProblems,
@@ -133,6 +134,17 @@ describe('cluster harness', () => {
     // a slow link lasts until its heal: a redelivery 40 s into it is explained, one 5 s after the heal is not
     expect(tickProblems(report, [{ kind: 'latency', id: 'n1', at: 10_000 }, { kind: 'heal', id: 'n1', at: 60_000 }])).toHaveLength(3);
     expect(tickProblems(report, [{ kind: 'latency', id: 'n1', at: 10_000 }, { kind: 'heal', id: 'n1', at: 45_000 }])).toHaveLength(4);
+  });
+
+  it('flags a tick delivered before its instant', () => {
+    const d = (s: number, receivedAt: number): Delivery => ({
+      method: 'POST', path: '/', remotePort: 1, receivedAt, headers: {},
+      body: { schedule: 'x', jobId: `x@${s * 1000}`, scheduledFor: new Date(s * 1000).toISOString(), attempt: 1 },
+    });
+    expect(earlyProblems([d(1, 1000), d(2, 2003), d(3, 2990)], 'x')).toEqual([
+      'x 1970-01-01T00:00:03.000Z was delivered 10 ms before its instant',
+    ]);
+    expect(earlyProblems([d(3, 2990)], 'other')).toEqual([]);
   });
 
   it('flags a schedule.fired from a node that was not, or no longer, the elected leader', () => {

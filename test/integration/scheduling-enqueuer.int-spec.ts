@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
 import { batonKeys, RUNS_KEPT, runsTrimDue, tickJobId, type BatonJobData } from '@lib/common';
 import {
-  FencedEnqueuer, FencedOffError, ScheduleStore, fencedConnectionOptions, validateScheduleInput,
+  FencedEnqueuer, FencedOffError, LeadershipEndedError, ScheduleStore, fencedConnectionOptions, validateScheduleInput,
   type EnqueueFence, type ScheduleSpec,
 } from '@lib/scheduling';
 import { connectTo, startRedisServer, type RedisServerHandle } from '../support/redis-server';
@@ -82,6 +82,30 @@ describe('FencedEnqueuer on a real Redis', () => {
     expect(await admin.zscore(keys.runs('trimmed'), 'trimmed@6')).toBeNull();
     expect(await admin.zscore(keys.runs('trimmed'), 'trimmed@7')).not.toBeNull();
     expect(await admin.zscore(keys.runs('trimmed'), tickJobId('trimmed', fireAtMs))).toBe(String(fireAtMs));
+  });
+
+  it('holds ticks of an instant still to come until it comes, with their MULTIs drafted meanwhile', async () => {
+    const atMs = Math.ceil((Date.now() + 400) / 100) * 100;
+    const ticks = Array.from({ length: 1200 }, (_, i) => ({ spec: spec(`ahead-${i}`), fireAtMs: atMs }));
+    const result = await enqueuer.enqueueTicks(fence, ticks, undefined, { notBeforeMs: atMs });
+    expect(Date.now()).toBeGreaterThanOrEqual(atMs);
+    expect(result.enqueued).toHaveLength(1200);
+    // Redis's own clock stamps each job's `waiting` event: none before the instant
+    const events = await admin.xrange(`${keys.tag}:${keys.queueName}:events`, '-', '+');
+    const waiting = events.filter(([, f]) => f[f.indexOf('event') + 1] === 'waiting');
+    expect(waiting).toHaveLength(1200);
+    expect(Math.min(...waiting.map(([id]) => Number(id.split('-')[0])))).toBeGreaterThanOrEqual(atMs);
+  });
+
+  it('sends nothing when the leadership ended while it waited for the instant', async () => {
+    const atMs = Date.now() + 200;
+    let valid = true;
+    setTimeout(() => { valid = false; }, 50);
+    await expect(enqueuer.enqueueTicks(fence, [{ spec: spec('late'), fireAtMs: atMs }], undefined, { notBeforeMs: atMs, isValid: () => valid }))
+      .rejects.toBeInstanceOf(LeadershipEndedError);
+    expect(Date.now()).toBeGreaterThanOrEqual(atMs);
+    expect(await jobCount()).toBe(0);
+    expect(await admin.hget(keys.cursor, 'late')).toBeNull();
   });
 
   it('turns the same tick into one job, also after that job was removed', async () => {

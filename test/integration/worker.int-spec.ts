@@ -172,7 +172,8 @@ describe('RunHistory', () => {
     const jobId = tickJobId('stall', 6_000);
     const { worker: dying } = await h.worker({ nodeId: 'dies', handlers: { hang: () => new Promise(() => undefined) }, lockDurationMs: 500 });
     await h.enqueue(jobId, jobData({ schedule: 'stall', handler: 'hang', scheduledFor: new Date(6_000).toISOString(), timeoutMs: 0 }));
-    await until('attempt 1 active', async () => (await history.get(jobId))?.state === 'active');
+    await until('attempt 1 running', () => dying.runningCount() === 1); // its handler started (not only fetched)
+    expect(await history.get(jobId)).toMatchObject({ state: 'active', attempts: 1, node: 'dies' });
     await dying.close(0); // abandons the attempt: its lock lapses
     await until('retrying after the lock lapsed', async () => (await history.get(jobId))?.state === 'retrying', 10_000);
     await h.worker({ nodeId: 'rescuer', handlers: { hang: () => undefined } });

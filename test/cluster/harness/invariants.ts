@@ -79,6 +79,18 @@ export function tokenOrderProblems(deliveries: Delivery[], schedule: string): st
   return problems;
 }
 
+/**
+ * earlyProblems: a cron job must never run before its instant (leaders
+ * prepare an instant's jobs ahead of it, and must hold them until it comes).
+ * Same machine, same clock: a delivery received before its scheduledFor is
+ * a job that was enqueued early. Manual triggers carry their trigger time.
+ */
+export function earlyProblems(deliveries: Delivery[], schedule: string): string[] {
+  return deliveries
+    .filter((d) => d.body?.schedule === schedule && d.receivedAt < instantOf(d))
+    .map((d) => `${schedule} ${d.body.scheduledFor} was delivered ${instantOf(d) - d.receivedAt} ms before its instant`);
+}
+
 /** leaderlessGaps: intervals inside [fromMs, toMs] covered by no LeadershipSpan, longest first. */
 export function leaderlessGaps(spans: LeadershipSpan[], fromMs: number, toMs: number): { fromMs: number; toMs: number; ms: number }[] {
   const gaps: { fromMs: number; toMs: number; ms: number }[] = [];
@@ -106,7 +118,7 @@ export interface GuaranteeCheck {
  * guaranteeProblems runs every check on one schedule's window: each instant
  * delivered exactly once (tickProblems: none missing = no tick and no job
  * lost, none doubled, redeliveries only near a fault), tokens never going
- * down by instant, terms strictly rising, and no node firing after another
+ * down by instant, none delivered before its instant, terms strictly rising, and no node firing after another
  * was elected (actingLeaderProblems).
  */
 export function guaranteeProblems(
@@ -124,6 +136,7 @@ export function guaranteeProblems(
     problems: [
       ...tickProblems(report, disruptions, explainMs),
       ...tokenOrderProblems(inWindow, schedule),
+      ...earlyProblems(inWindow, schedule),
       ...termProblems(records),
       ...actingLeaderProblems(records),
     ],

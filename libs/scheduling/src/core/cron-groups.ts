@@ -7,23 +7,44 @@ export function groupKey(spec: Pick<ScheduleSpec, 'cron' | 'timezone'>): string 
   return `${spec.timezone}\n${spec.cron}`;
 }
 
-/** CronGroup: one armed node-cron task and the names of the active schedules it fires. */
+/** CronGroup: one armed node-cron task, the names of the active schedules it fires, and the early wake-up for its next instant. */
 interface CronGroup {
   task: ScheduledTask;
   names: Set<string>;
+  calendar: CronCalendar & { nextAfter(ms: number): number | null };
+  early?: NodeJS.Timeout;
 }
+
+/** CronGroupsOptions: see CronGroups. */
+export interface CronGroupsOptions {
+  /** earlyMs: also call onTick this long before each instant, with that instant (0 = never; default 0). */
+  earlyMs?: number;
+  /** nowMs: the wall clock (default Date.now). */
+  nowMs?: () => number;
+}
+
+/** The longest a timer can wait (setTimeout's limit); an instant further away is left to node-cron alone. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * CronGroups keeps exactly one started node-cron task per distinct
  * (cron, timezone) of the active schedules. A task's tick, or a tick
  * node-cron reports as missed (event loop blocked), calls `onTick(key,
  * instantMs)`; the caller catches up from its cursors, so a late or missed
- * tick is never dropped.
+ * tick is never dropped. With `earlyMs`, onTick is also called that long
+ * before each instant, so the caller can have the instant's work ready when
+ * it comes (node-cron's own call for the instant follows; the caller's
+ * cursors make the second call a no-op).
  */
 export class CronGroups {
   private readonly groups = new Map<string, CronGroup>();
+  private readonly earlyMs: number;
+  private readonly nowMs: () => number;
 
-  constructor(private readonly onTick: (key: string, instantMs: number) => void) {}
+  constructor(private readonly onTick: (key: string, instantMs: number) => void, options: CronGroupsOptions = {}) {
+    this.earlyMs = options.earlyMs ?? 0;
+    this.nowMs = options.nowMs ?? Date.now;
+  }
 
   /** sync arms tasks for new groups, destroys those of groups without active schedules, and sets each group's members. */
   sync(active: readonly ScheduleSpec[]): void {
@@ -36,14 +57,17 @@ export class CronGroups {
     }
     for (const [key, group] of this.groups) {
       if (!wanted.has(key)) {
-        void group.task.destroy();
+        this.disarm(group);
         this.groups.delete(key);
       }
     }
     for (const [key, { spec, names }] of wanted) {
       const group = this.groups.get(key);
       if (group) group.names = names;
-      else this.groups.set(key, { task: this.arm(key, spec), names });
+      else {
+        this.groups.set(key, { task: this.arm(key, spec), names, calendar: cronCalendar(spec.cron, spec.timezone) });
+        this.wakeEarly(key, this.nowMs());
+      }
     }
   }
 
@@ -59,12 +83,42 @@ export class CronGroups {
 
   /** destroyAll stops and destroys every task at once. */
   destroyAll(): void {
-    for (const group of this.groups.values()) void group.task.destroy();
+    for (const group of this.groups.values()) this.disarm(group);
     this.groups.clear();
   }
 
+  private disarm(group: CronGroup): void {
+    clearTimeout(group.early);
+    void group.task.destroy();
+  }
+
+  /**
+   * wakeEarly sets the group's timer for earlyMs before its next instant
+   * after `afterMs`. A timer that fires well before that (the wall clock was
+   * set back) waits again instead of calling onTick.
+   */
+  private wakeEarly(key: string, afterMs: number): void {
+    const group = this.groups.get(key);
+    if (!group || this.earlyMs <= 0) return;
+    clearTimeout(group.early);
+    group.early = undefined;
+    const nextMs = group.calendar.nextAfter(Math.max(afterMs, this.nowMs()));
+    if (nextMs === null) return;
+    const waitMs = nextMs - this.earlyMs - this.nowMs();
+    if (waitMs > MAX_TIMER_MS) return;
+    group.early = setTimeout(() => {
+      if (this.groups.get(key) !== group) return;
+      if (nextMs - this.nowMs() > 2 * this.earlyMs) return this.wakeEarly(key, afterMs);
+      this.onTick(key, nextMs);
+    }, Math.max(0, waitMs));
+  }
+
   private arm(key: string, spec: ScheduleSpec): ScheduledTask {
-    const fire = (ctx: { date: Date }) => this.onTick(key, ctx.date.getTime());
+    const fire = (ctx: { date: Date }) => {
+      const instantMs = ctx.date.getTime();
+      this.onTick(key, instantMs);
+      this.wakeEarly(key, instantMs);
+    };
     const task = createTask(spec.cron, fire, { timezone: spec.timezone, noOverlap: false, suppressMissedWarning: true });
     task.on('execution:missed', fire);
     void task.start();

@@ -5,7 +5,7 @@ import {
   batonKeys, RUNS_KEPT, runsTrimDue, systemClock, throwFirstError, tickJobId, type BatonJobData, type BatonKeys, type Clock, type PipelineResults,
 } from '@lib/common';
 import { planBatch, sortTicks, splitBatches, type BatchPlan, type SkippedTick, type Tick } from './enqueue-plan';
-import { FencedOffError } from './scheduling.errors';
+import { FencedOffError, LeadershipEndedError } from './scheduling.errors';
 import { SchedulingMessages } from './scheduling.messages';
 import type { ScheduleSpec } from './schedule-spec';
 
@@ -18,6 +18,8 @@ import type { ScheduleSpec } from './schedule-spec';
  */
 export const ENQUEUE_BATCH_SIZE = 500;
 const WATCH_RETRIES = 10;
+/** DRAFT_MARGIN_MS: drafting ahead of an instant stops this close to it (one batch of 500 takes ~25 ms here; see ENQUEUE_BATCH_SIZE). */
+const DRAFT_MARGIN_MS = 30;
 
 /** FencedEnqueuerOptions: see FencedEnqueuer. */
 export interface FencedEnqueuerOptions {
@@ -47,6 +49,17 @@ export interface EnqueueFence {
   leaseValue: string;
   fencingToken: number;
   rev: number;
+}
+
+/**
+ * EnqueueTiming: `notBeforeMs`: send nothing before this wall-clock instant
+ * (the caller may hand over ticks of an instant that has not come yet; their
+ * first MULTI is drafted meanwhile); `isValid`: checked once that wait is
+ * over, false throws LeadershipEndedError before anything is sent.
+ */
+export interface EnqueueTiming {
+  notBeforeMs?: number;
+  isValid?: () => boolean;
 }
 
 /** EnqueuedTick: a tick that became job `jobId` at `enqueuedAtMs`. */
@@ -133,19 +146,33 @@ export class FencedEnqueuer {
    * whether schedules went stale (a catch-up of 100,000 ticks then holds no
    * list of 100,000 results).
    */
-  enqueueTicks(fence: EnqueueFence, ticks: readonly Tick[], onBatch?: (part: EnqueueResult) => void): Promise<EnqueueResult> {
+  enqueueTicks(fence: EnqueueFence, ticks: readonly Tick[], onBatch?: (part: EnqueueResult) => void,
+    timing: EnqueueTiming = {}): Promise<EnqueueResult> {
     return this.serialize(async () => {
       const all: EnqueueResult = { enqueued: [], skipped: [], stale: false };
       let result = all;
       const batches = splitBatches(sortTicks(ticks), this.batchSize);
       if (batches.length === 0) return all;
       const client = await this.bullClient();
-      let draft: Draft | undefined = this.draft(client, batches[0], fence.fencingToken);
+      const drafts: (Draft | undefined)[] = [this.draft(client, batches[0], fence.fencingToken)];
+      const { notBeforeMs } = timing;
+      if (notBeforeMs !== undefined && notBeforeMs > this.clock.nowMs()) {
+        // 1. ahead of the instant: draft what the wait leaves time for, so that once it comes only the
+        // WATCH reads and the EXECs are left (one batch per turn of the loop: renewals still run)
+        while (drafts.length < batches.length && notBeforeMs - this.clock.nowMs() > DRAFT_MARGIN_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          drafts.push(this.draft(client, batches[drafts.length], fence.fencingToken));
+        }
+        await untilWallClock(this.clock, notBeforeMs);
+      }
+      if (timing.isValid && !timing.isValid()) throw new LeadershipEndedError();
       for (let i = 0; i < batches.length; i++) {
         const next = batches[i + 1];
-        const done = all.stale ? null : await this.enqueueBatch(client, fence, batches[i], draft, () => {
-          draft = next && this.draft(client, next, fence.fencingToken); // 2. build the next MULTI while this EXEC runs
+        const done = all.stale ? null : await this.enqueueBatch(client, fence, batches[i], drafts[i], () => {
+          // 2. build the next MULTI while this EXEC runs (unless it was drafted ahead)
+          if (next && !drafts[i + 1]) drafts[i + 1] = this.draft(client, next, fence.fencingToken);
         });
+        drafts[i] = undefined;
         if (onBatch) result = { enqueued: [], skipped: [], stale: false };
         if (!done) {
           all.stale = true;
@@ -377,6 +404,13 @@ function addJobTo(queue: Queue, multi: BullMulti, spec: ScheduleSpec, atMs: numb
   };
   const job = new Job(queue, spec.name, data, jobOptions(spec, jobId), jobId);
   return (job.addJob(multi as never) as Promise<unknown>).catch(() => undefined);
+}
+
+/** untilWallClock resolves once `clock.nowMs()` reached `atMs` (a timer for the bulk of the wait, then turns of the loop). */
+async function untilWallClock(clock: Clock, atMs: number): Promise<void> {
+  for (let leftMs = atMs - clock.nowMs(); leftMs > 0; leftMs = atMs - clock.nowMs()) {
+    await new Promise<void>((resolve) => (leftMs > 1 ? setTimeout(resolve, leftMs - 1) : setImmediate(resolve)));
+  }
 }
 
 function unwrap(results: ExecResults): unknown[] {

@@ -1,5 +1,5 @@
 import type { EventLogger } from '@lib/common';
-import type { EnqueueFence, EnqueueResult } from './fenced-enqueuer';
+import type { EnqueueFence, EnqueueResult, EnqueueTiming } from './fenced-enqueuer';
 import type { Tick } from './enqueue-plan';
 import type { ScheduleSpec } from './schedule-spec';
 import { SchedulingRun } from './scheduling-run';
@@ -16,12 +16,15 @@ function spec(name: string, extra: Record<string, unknown> = {}): ScheduleSpec {
 /** Starts a run over `specs` and `cursors` at T0 and returns what it enqueued and logged. */
 async function firstPass(specs: ScheduleSpec[], cursors: Map<string, number>, opts: { lost?: boolean; knownNames?: Set<string> } = {}) {
   const calls: Tick[][] = [];
+  const timings: (EnqueueTiming | undefined)[] = [];
   const logged: { event: string; facts: Record<string, unknown> }[] = [];
   const logger: EventLogger = { log: (_level, event, _msg, facts = {}) => logged.push({ event, facts }) };
   const enqueuer = {
     // like FencedEnqueuer: batches of 500 (in the order given), each reported through onBatch when given
-    enqueueTicks: async (_fence: EnqueueFence, ticks: readonly Tick[], onBatch?: (part: EnqueueResult) => void): Promise<EnqueueResult> => {
+    enqueueTicks: async (_fence: EnqueueFence, ticks: readonly Tick[], onBatch?: (part: EnqueueResult) => void,
+      timing?: EnqueueTiming): Promise<EnqueueResult> => {
       calls.push([...ticks]);
+      timings.push(timing);
       const enqueued = ticks.map((t) => ({ ...t, jobId: `${t.spec.name}@${t.fireAtMs}`, enqueuedAtMs: T0 + 5 }));
       if (!onBatch) return { enqueued, skipped: [], stale: false };
       for (let i = 0; i < enqueued.length; i += 500) onBatch({ enqueued: enqueued.slice(i, i + 500), skipped: [], stale: false });
@@ -35,7 +38,7 @@ async function firstPass(specs: ScheduleSpec[], cursors: Map<string, number>, op
   });
   await run.start();
   await run.stop();
-  return { calls, logged };
+  return { calls, logged, timings };
 }
 
 describe('SchedulingRun', () => {
@@ -45,9 +48,11 @@ describe('SchedulingRun', () => {
   it('catches each schedule up from its own cursor and misfire policy in one enqueue call', async () => {
     const specs = [spec('a'), spec('b', { misfire: 'latest' }), spec('c'), spec('d'), spec('e', { misfire: 'none' })];
     const cursors = new Map([['a', T0 - 3000], ['b', T0 - 3000], ['c', T0 - 3000], ['d', T0 - 1000], ['e', T0 - 3000]]);
-    const { calls } = await firstPass(specs, cursors);
+    const { calls, timings } = await firstPass(specs, cursors);
     expect(calls).toHaveLength(1);
     expect(calls[0].map((t) => `${t.spec.name}${t.fireAtMs - T0}`)).toEqual(['a-2000', 'a-1000', 'a0', 'b0', 'c-2000', 'c-1000', 'c0', 'd0', 'e0']);
+    // never sent before the newest instant it holds (here now), and only while the leadership lasts
+    expect(timings[0]).toEqual({ notBeforeMs: T0, isValid: expect.any(Function) });
   });
 
   it('reports every enqueued tick as schedule.fired with its instant and lag, and the caught-up count per schedule', async () => {

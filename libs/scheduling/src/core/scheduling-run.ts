@@ -2,15 +2,17 @@ import type { Clock, EventLogger } from '@lib/common';
 import { dueTicks, type CronCalendar } from './catch-up';
 import { CronGroups, groupKey, memoCalendar } from './cron-groups';
 import type { Tick } from './enqueue-plan';
-import type { EnqueueFence, EnqueueResult } from './fenced-enqueuer';
+import type { EnqueueFence, EnqueueResult, EnqueueTiming } from './fenced-enqueuer';
 import type { ScheduleSnapshot } from './schedule-store';
 import type { MisfirePolicy, ScheduleSpec } from './schedule-spec';
-import { FencedOffError } from './scheduling.errors';
+import { FencedOffError, LeadershipEndedError } from './scheduling.errors';
 
 /** RunDeps: what one leadership's scheduling needs (narrow views of the store and enqueuer). */
 export interface RunDeps {
   store: { snapshot(): Promise<ScheduleSnapshot>; detectDataLoss(): Promise<{ lost: boolean }> };
-  enqueuer: { enqueueTicks(fence: EnqueueFence, ticks: readonly Tick[], onBatch?: (part: EnqueueResult) => void): Promise<EnqueueResult> };
+  enqueuer: {
+    enqueueTicks(fence: EnqueueFence, ticks: readonly Tick[], onBatch?: (part: EnqueueResult) => void, timing?: EnqueueTiming): Promise<EnqueueResult>;
+  };
   clock: Clock;
   logger: EventLogger;
   catchUpWindowMs: number;
@@ -22,6 +24,14 @@ export interface RunDeps {
   /** onStop: called once when the run stops by itself (fenced off, leadership invalid). */
   onStop(reason: string, error?: unknown): void;
 }
+
+/**
+ * PREPARE_AHEAD_MS: each cron group wakes this long before its instant; the
+ * instant's ticks are planned and their first MULTI drafted then, and sent
+ * the moment the instant comes (never before). Drafting 500 jobs takes
+ * ~25 ms here; the rest is margin for a busy event loop.
+ */
+export const PREPARE_AHEAD_MS = 100;
 
 /**
  * SchedulingRun is the scheduling work of one leadership term: schedules and
@@ -45,7 +55,9 @@ export class SchedulingRun {
 
   constructor(private readonly deps: RunDeps) {
     this.liveSinceMs = deps.clock.nowMs();
-    this.groups = new CronGroups((key, instantMs) => this.onCronTick(key, instantMs));
+    this.groups = new CronGroups((key, instantMs) => this.onCronTick(key, instantMs), {
+      earlyMs: PREPARE_AHEAD_MS, nowMs: () => deps.clock.nowMs(),
+    });
   }
 
   /** start loads every schedule, catches up and arms the tasks; settles when that first pass is done. */
@@ -165,7 +177,11 @@ export class SchedulingRun {
     this.pending = [];
     // Reported batch by batch: logs follow the enqueue, and a big catch-up holds no list of all its results.
     const caughtUp = new Map<string, number>();
-    const result = await this.deps.enqueuer.enqueueTicks({ ...this.deps.fence, rev: this.rev }, ticks, (part) => this.report(part, caughtUp));
+    // Ticks of an instant still to come (an early wake-up) leave at that instant: never before it.
+    let notBeforeMs = 0;
+    for (const t of ticks) if (t.fireAtMs > notBeforeMs) notBeforeMs = t.fireAtMs;
+    const result = await this.deps.enqueuer.enqueueTicks({ ...this.deps.fence, rev: this.rev }, ticks,
+      (part) => this.report(part, caughtUp), { notBeforeMs, isValid: () => this.deps.isValid() });
     for (const [schedule, count] of caughtUp) {
       this.deps.logger.log('info', 'schedule.caught-up', `${schedule}: ${count} missed tick(s) enqueued`, { schedule, count });
     }
@@ -197,6 +213,7 @@ export class SchedulingRun {
   private onWorkError(err: unknown): void {
     if (this.stopped) return;
     if (err instanceof FencedOffError) return this.stopSelf('fenced-off', err);
+    if (err instanceof LeadershipEndedError) return this.stopSelf('leadership-invalid');
     this.deps.logger.log('error', 'schedule.enqueue-failed', `scheduling pass failed, retrying: ${(err as Error)?.message ?? err}`, {
       error: (err as Error)?.message ?? String(err), retryInMs: this.deps.retryDelayMs,
     });

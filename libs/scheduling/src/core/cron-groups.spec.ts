@@ -1,0 +1,40 @@
+import { CronGroups } from './cron-groups';
+import type { ScheduleSpec } from './schedule-spec';
+
+const spec = (name: string, cron: string): ScheduleSpec => ({ name, cron, timezone: 'UTC' } as ScheduleSpec);
+
+describe('CronGroups early wake-up (fake timers)', () => {
+  beforeEach(() => jest.useFakeTimers({ now: Date.parse('2026-11-27T10:00:00.200Z') }));
+  afterEach(() => jest.useRealTimers());
+
+  it('calls onTick earlyMs before each instant with that instant, and again when node-cron fires it', async () => {
+    const calls: { instant: string; atMs: number }[] = [];
+    const groups = new CronGroups((_key, instantMs) => calls.push({ instant: new Date(instantMs).toISOString(), atMs: Date.now() }), { earlyMs: 100 });
+    groups.sync([spec('a', '* * * * * *'), spec('b', '* * * * * *')]);
+    await jest.advanceTimersByTimeAsync(650); // 10:00:00.850
+    expect(calls).toEqual([]);
+    await jest.advanceTimersByTimeAsync(50); // 10:00:00.900 = 1 s instant - 100 ms
+    expect(calls).toEqual([{ instant: '2026-11-27T10:00:01.000Z', atMs: Date.parse('2026-11-27T10:00:00.900Z') }]);
+    await jest.advanceTimersByTimeAsync(1_000);
+    const instants = calls.map((c) => c.instant);
+    expect(instants.filter((i) => i === '2026-11-27T10:00:01.000Z').length).toBeGreaterThanOrEqual(2); // early + node-cron
+    expect(calls.find((c) => c.instant === '2026-11-27T10:00:02.000Z')?.atMs).toBe(Date.parse('2026-11-27T10:00:01.900Z'));
+    groups.destroyAll();
+    const before = calls.length;
+    await jest.advanceTimersByTimeAsync(5_000);
+    expect(calls.length).toBe(before);
+  });
+
+  it('never wakes early without earlyMs, and drops the wake-up of a group that is gone', async () => {
+    const calls: number[] = [];
+    const plain = new CronGroups((_key, instantMs) => calls.push(instantMs));
+    plain.sync([spec('a', '0 0 * * * *')]);
+    const early = new CronGroups((_key, instantMs) => calls.push(instantMs), { earlyMs: 100 });
+    early.sync([spec('b', '0 0 * * * *')]);
+    early.sync([]); // group removed before its hour
+    await jest.advanceTimersByTimeAsync(3_599_750); // 10:59:59.950: past where b would have woken (10:59:59.900), before 11:00
+    expect(calls).toEqual([]);
+    plain.destroyAll();
+    early.destroyAll();
+  });
+});

@@ -3,7 +3,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { batonKeys, systemClock, type BatonJobData, type Clock, type EventLogger } from '@lib/common';
 import type { HandlerRegistry } from './handler-registry';
 import { RunHistory } from './run-history';
-import { runAttempt } from './run-attempt';
+import { runAttempt, StopGroup } from './run-attempt';
 import { MalformedJobError, UnknownHandlerError } from './worker.errors';
 import { workerMessages } from './worker.messages';
 
@@ -65,7 +65,7 @@ export class BatonWorker {
   private readonly connection: WorkerConnection;
   private readonly redis: Redis;
   private readonly running = new Set<string>();
-  private readonly stop = new AbortController();
+  private readonly stop = new StopGroup();
   private readonly sweeps = new Set<{ end: () => void; finished: Promise<void> }>();
   private worker?: Worker<BatonJobData>;
   private stopping = false;
@@ -200,7 +200,7 @@ export class BatonWorker {
         });
       }
       await worker.close(forced);
-      if (forced) this.stop.abort();
+      if (forced) this.stop.stop();
     }
     if (this.redis.status === 'wait') this.redis.disconnect(); // never connected (lazyConnect)
     else await this.redis.quit().catch(() => this.redis.disconnect());
@@ -251,9 +251,9 @@ export class BatonWorker {
       await runAttempt(handler, {
         jobId, schedule: data.schedule, scheduledFor: data.scheduledFor, attempt, fencingToken: data.fencingToken,
         payload: data.payload, trigger: data.trigger, timeoutMs: data.timeoutMs > 0 ? data.timeoutMs : 0,
-      }, this.stop.signal);
+      }, this.stop);
     } catch (err) {
-      if (!this.stop.signal.aborted) this.logFailure(data, jobId, attempt, job.opts.attempts ?? 1, err); // abandoned: the re-run logs it
+      if (!this.stop.stopped) this.logFailure(data, jobId, attempt, job.opts.attempts ?? 1, err); // abandoned: the re-run logs it
       throw err;
     }
     const durationMs = Math.round(clock.monotonicMs() - t0);
@@ -281,8 +281,8 @@ function checkJobData(job: Job<BatonJobData>): BatonJobData {
     if (typeof d[field] !== 'string' || !d[field]) throw new MalformedJobError(job.id, field);
   }
   if (d.timeoutMs !== undefined && typeof d.timeoutMs !== 'number') throw new MalformedJobError(job.id, 'timeoutMs');
-  return {
-    ...(d as unknown as BatonJobData),
+  return { // spelled out, not spread: this is on every job's path
+    schedule: d.schedule as string, handler: d.handler as string, scheduledFor: d.scheduledFor as string, payload: d.payload,
     fencingToken: typeof d.fencingToken === 'number' ? d.fencingToken : 0,
     timeoutMs: typeof d.timeoutMs === 'number' ? d.timeoutMs : 0,
     trigger: d.trigger === 'manual' ? 'manual' : 'cron',

@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import type { JobContext } from './handler-registry';
-import { runAttempt } from './run-attempt';
+import { runAttempt, StopGroup } from './run-attempt';
 import { JobTimeoutError, WorkerShutdownError } from './worker.errors';
 
 const ctx = (timeoutMs: number): Omit<JobContext, 'signal'> => ({
@@ -70,5 +70,17 @@ describe('runAttempt', () => {
     await expect(runAttempt(async () => { throw new Error('no'); }, ctx(60_000), stop.signal)).rejects.toThrow('no');
     expect(jest.getTimerCount()).toBe(0);
     expect(getEventListeners(stop.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('takes a StopGroup as the stop source: stop() fails a running attempt, and a settled one left no callback', async () => {
+    const group = new StopGroup();
+    await runAttempt(async () => 'quick', ctx(60_000), group);
+    let signal: AbortSignal | undefined;
+    const hanging = runAttempt((c) => { signal = c.signal; return new Promise(() => undefined); }, ctx(60_000), group);
+    expect((group as unknown as { fns: Set<unknown> }).fns.size).toBe(1); // only the running attempt's
+    group.stop();
+    await expect(hanging).rejects.toBeInstanceOf(WorkerShutdownError);
+    expect(signal?.reason).toBeInstanceOf(WorkerShutdownError);
+    await expect(runAttempt(() => 'late', ctx(0), group)).rejects.toBeInstanceOf(WorkerShutdownError);
   });
 });

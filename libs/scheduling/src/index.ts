@@ -8,6 +8,7 @@ export * from './core/scheduling.messages';
 export * from './core/schedule-store';
 export * from './core/enqueue-plan';
 export * from './core/fenced-enqueuer';
+export { jobOptions } from './core/bull-jobs';
 export * from './core/leader-scheduler';
 export { SchedulingModule } from './nest/scheduling.module';
 export { SchedulingService } from './nest/scheduling.service';

@@ -56,7 +56,9 @@ function splitConnection(conn: WorkerConnection): [string | undefined, RedisOpti
  * job's `timeoutMs`, logged as `job.completed` /
  * `job.failed`. Attempts and backoff come from the job's own options. A
  * job whose worker dies is re-run by another worker once its lock
- * (`lockDurationMs`) lapses: execution is at-least-once, keyed by job id.
+ * (`lockDurationMs`) lapses and a stalled check finds it (this worker's own,
+ * or with `stalledCheck: 'on-demand'` a running sweepStalled somewhere):
+ * execution is at-least-once, keyed by job id.
  */
 export class BatonWorker {
   /** history: reads the runs of this deployment (for the runs endpoint); its connection opens on first use. */

@@ -8,7 +8,18 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
  */
 export interface EventLogger {
   log(level: LogLevel, event: string, msg: string, facts?: Record<string, unknown>): void;
+  /**
+   * enabled (optional): false when `level` would be dropped, so a hot path
+   * (one line per job or per tick) can skip building the line. Absent means
+   * every level may be written.
+   */
+  enabled?(level: LogLevel): boolean;
+}
+
+/** logs: whether `logger` would write `level` (true unless it says otherwise). */
+export function logs(logger: EventLogger, level: LogLevel): boolean {
+  return logger.enabled?.(level) ?? true;
 }
 
 /** silentLogger drops everything (unit tests). */
-export const silentLogger: EventLogger = { log: () => undefined };
+export const silentLogger: EventLogger = { log: () => undefined, enabled: () => false };

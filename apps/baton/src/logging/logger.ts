@@ -33,6 +33,10 @@ export function createPino(opts: { nodeId: string; level: LogLevel; format: 'jso
 export class PinoEventLogger implements EventLogger {
   constructor(private readonly pino: Logger) {}
 
+  enabled(level: LogLevel): boolean {
+    return this.pino.isLevelEnabled(level);
+  }
+
   log(level: LogLevel, event: string, msg: string, facts: Record<string, unknown> = {}): void {
     this.pino[level]({ event, ...facts }, msg);
   }

@@ -14,11 +14,15 @@ function spec(name: string, extra: Record<string, unknown> = {}): ScheduleSpec {
 }
 
 /** Starts a run over `specs` and `cursors` at T0 and returns what it enqueued and logged. */
-async function firstPass(specs: ScheduleSpec[], cursors: Map<string, number>, opts: { lost?: boolean; knownNames?: Set<string> } = {}) {
+async function firstPass(specs: ScheduleSpec[], cursors: Map<string, number>,
+  opts: { lost?: boolean; knownNames?: Set<string>; infoOff?: boolean } = {}) {
   const calls: Tick[][] = [];
   const timings: (EnqueueTiming | undefined)[] = [];
   const logged: { event: string; facts: Record<string, unknown> }[] = [];
-  const logger: EventLogger = { log: (_level, event, _msg, facts = {}) => logged.push({ event, facts }) };
+  const logger: EventLogger = {
+    log: (_level, event, _msg, facts = {}) => logged.push({ event, facts }),
+    ...(opts.infoOff ? { enabled: (level: string) => level !== 'info' && level !== 'debug' } : {}),
+  };
   const enqueuer = {
     // like FencedEnqueuer: batches of 500 (in the order given), each reported through onBatch when given
     enqueueTicks: async (_fence: EnqueueFence, ticks: readonly Tick[], onBatch?: (part: EnqueueResult) => void,
@@ -72,6 +76,13 @@ describe('SchedulingRun', () => {
     const { logged } = await firstPass([spec('long')], new Map([['long', T0 - 600_000]]));
     expect(logged.filter((l) => l.event === 'schedule.fired')).toHaveLength(600);
     expect(logged.filter((l) => l.event === 'schedule.caught-up')).toEqual([{ event: 'schedule.caught-up', facts: { schedule: 'long', count: 599 } }]);
+  });
+
+  it('builds no schedule.fired line when the logger drops info, and still counts the caught-up ticks', async () => {
+    const { logged, calls } = await firstPass([spec('quiet')], new Map([['quiet', T0 - 3000]]), { infoOff: true });
+    expect(calls[0]).toHaveLength(3);
+    expect(logged.filter((l) => l.event === 'schedule.fired')).toEqual([]);
+    expect(logged.filter((l) => l.event === 'schedule.caught-up')).toEqual([{ event: 'schedule.caught-up', facts: { schedule: 'quiet', count: 2 } }]);
   });
 
   it('reports the schedules an earlier term knew when Redis comes back without its data, and remembers the new set', async () => {

@@ -1,4 +1,4 @@
-import type { Clock, EventLogger } from '@lib/common';
+import { logs, type Clock, type EventLogger } from '@lib/common';
 import { dueTicks, type CronCalendar } from './catch-up';
 import { CronGroups, groupKey, memoCalendar } from './cron-groups';
 import type { Tick } from './enqueue-plan';
@@ -192,13 +192,15 @@ export class SchedulingRun {
   private report(result: EnqueueResult, caughtUp: Map<string, number>): void {
     const { logger } = this.deps;
     const iso = new Map<number, string>(); // thousands of ticks share an instant
+    const firedLogged = logs(logger, 'info'); // one line per tick: not even built when info is off
     for (const t of result.enqueued) {
+      if (t.fireAtMs < this.liveSinceMs) caughtUp.set(t.spec.name, (caughtUp.get(t.spec.name) ?? 0) + 1);
+      if (!firedLogged) continue;
       let scheduledFor = iso.get(t.fireAtMs);
       if (scheduledFor === undefined) iso.set(t.fireAtMs, (scheduledFor = new Date(t.fireAtMs).toISOString()));
       logger.log('info', 'schedule.fired', `${t.spec.name} fired for ${scheduledFor}`, {
         schedule: t.spec.name, scheduledFor, jobId: t.jobId, lagMs: t.enqueuedAtMs - t.fireAtMs,
       });
-      if (t.fireAtMs < this.liveSinceMs) caughtUp.set(t.spec.name, (caughtUp.get(t.spec.name) ?? 0) + 1);
     }
     for (const { tick, reason } of result.skipped) {
       if (reason === 'stale-schedules') continue; // recomputed after the reload

@@ -1,6 +1,6 @@
 import { UnrecoverableError, WaitingError, Worker, type Job, type RedisOptions as BullRedisOptions, type WorkerOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
-import { batonKeys, systemClock, type BatonJobData, type Clock, type EventLogger } from '@lib/common';
+import { batonKeys, logs, systemClock, type BatonJobData, type Clock, type EventLogger } from '@lib/common';
 import type { HandlerRegistry } from './handler-registry';
 import { RunHistory } from './run-history';
 import { runAttempt, StopGroup } from './run-attempt';
@@ -258,6 +258,7 @@ export class BatonWorker {
       if (!this.stop.stopped) this.logFailure(data, jobId, attempt, job.opts.attempts ?? 1, err); // abandoned: the re-run logs it
       throw err;
     }
+    if (!logs(logger, 'info')) return; // one line per job: not even built when info is off
     const durationMs = Math.round(clock.monotonicMs() - t0);
     logger.log('info', 'job.completed', `job ${jobId} of ${data.schedule} completed in ${durationMs} ms`, {
       schedule: data.schedule, jobId, durationMs, attempt, node: nodeId,

@@ -131,7 +131,6 @@ export class FencedEnqueuer {
     timing: EnqueueTiming = {}): Promise<EnqueueResult> {
     return this.serialize(async () => {
       const all: EnqueueResult = { enqueued: [], skipped: [], stale: false };
-      let result = all;
       const batches = splitBatches(sortTicks(ticks), this.batchSize);
       if (batches.length === 0) return all;
       const client = await this.bullClient();
@@ -154,16 +153,16 @@ export class FencedEnqueuer {
           if (next && !drafts[i + 1]) drafts[i + 1] = this.draft(client, next, fence.fencingToken);
         });
         drafts[i] = undefined;
-        if (onBatch) result = { enqueued: [], skipped: [], stale: false };
+        if (!done) all.stale = true;
+        const part: EnqueueResult = onBatch ? { enqueued: [], skipped: [], stale: all.stale } : all; // 3. this batch's outcome
         if (!done) {
-          all.stale = true;
-          for (const tick of batches[i]) result.skipped.push({ tick, reason: 'stale-schedules' });
+          for (const tick of batches[i]) part.skipped.push({ tick, reason: 'stale-schedules' });
         } else {
           const enqueuedAtMs = this.clock.nowMs();
-          done.plan.enqueue.forEach((t, j) => result.enqueued.push({ spec: t.spec, fireAtMs: t.fireAtMs, jobId: done.jobIds[j], enqueuedAtMs }));
-          for (const skipped of done.plan.skipped) result.skipped.push(skipped);
+          done.plan.enqueue.forEach((t, j) => part.enqueued.push({ spec: t.spec, fireAtMs: t.fireAtMs, jobId: done.jobIds[j], enqueuedAtMs }));
+          for (const skipped of done.plan.skipped) part.skipped.push(skipped);
         }
-        if (onBatch) onBatch({ ...result, stale: all.stale });
+        onBatch?.(part);
       }
       return all;
     });

@@ -1,6 +1,6 @@
 import { UnrecoverableError, WaitingError, Worker, type Job, type RedisOptions as BullRedisOptions, type WorkerOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
-import { batonKeys, logs, systemClock, type BatonJobData, type Clock, type EventLogger } from '@lib/common';
+import { batonKeys, logs, systemClock, type BatonJobData, type BatonKeys, type Clock, type EventLogger } from '@lib/common';
 import type { HandlerRegistry } from './handler-registry';
 import { RunHistory } from './run-history';
 import { runAttempt, StopGroup } from './run-attempt';
@@ -66,6 +66,7 @@ export class BatonWorker {
   private readonly opts: Required<Omit<BatonWorkerOptions, 'connection'>>;
   private readonly connection: WorkerConnection;
   private readonly redis: Redis;
+  private readonly keys: BatonKeys;
   private readonly running = new Set<string>();
   private readonly stop = new StopGroup();
   private readonly sweeps = new Set<{ end: () => void; finished: Promise<void> }>();
@@ -97,6 +98,7 @@ export class BatonWorker {
     const redisOpts: RedisOptions = { ...rest, lazyConnect: true };
     this.redis = url ? new Redis(url, redisOpts) : new Redis(redisOpts);
     this.redis.on('error', () => undefined); // ioredis reconnects; a failed read fails its API request
+    this.keys = batonKeys(o.prefix);
     this.history = new RunHistory({ redis: this.redis, prefix: o.prefix });
   }
 
@@ -104,7 +106,7 @@ export class BatonWorker {
   async start(): Promise<void> {
     if (this.worker) return this.worker.waitUntilReady().then(() => undefined);
     if (this.stopping) throw new Error('BatonWorker was closed; create a new one');
-    const worker = new Worker<BatonJobData>(batonKeys(this.opts.prefix).queueName, (job, token) => this.process(job, token), {
+    const worker = new Worker<BatonJobData>(this.keys.queueName, (job, token) => this.process(job, token), {
       ...this.bullOptions(),
       autorun: false,
       concurrency: this.opts.concurrency,
@@ -125,7 +127,7 @@ export class BatonWorker {
     const [url, rest] = splitConnection(this.connection);
     return {
       connection: { ...rest, ...(url ? { url } : {}), maxRetriesPerRequest: null } as BullRedisOptions,
-      prefix: batonKeys(this.opts.prefix).tag,
+      prefix: this.keys.tag,
       name: this.opts.nodeId,
       lockDuration: this.opts.lockDurationMs,
       stalledInterval: this.opts.stalledIntervalMs,
@@ -142,7 +144,7 @@ export class BatonWorker {
    */
   async sweepStalled(signal: AbortSignal): Promise<void> {
     if (signal.aborted || this.stopping) return;
-    const sweeper = new Worker(batonKeys(this.opts.prefix).queueName, null, { ...this.bullOptions(), autorun: false });
+    const sweeper = new Worker(this.keys.queueName, null, { ...this.bullOptions(), autorun: false });
     this.watch(sweeper);
     let end = () => undefined as void;
     const ended = new Promise<void>((resolve) => { end = resolve; });
@@ -221,7 +223,7 @@ export class BatonWorker {
     if (this.stopping) {
       await job.moveToWait(token); // fetched while closing: give it back untouched
       // BullMQ counted the fetch as a started attempt (ats); no handler ran, so the run's attempts must not grow.
-      await this.redis.hincrby(batonKeys(this.opts.prefix).job(job.id ?? ''), 'ats', -1).catch(() => undefined);
+      await this.redis.hincrby(this.keys.job(job.id ?? ''), 'ats', -1).catch(() => undefined);
       throw new WaitingError();
     }
     const jobId = job.id ?? '';

@@ -67,17 +67,22 @@ export class RunHistory {
 
   /** get returns the run of one job, or null when BullMQ has no such job (never enqueued, or removed). */
   async get(jobId: string): Promise<RunRecord | null> {
-    const [[run], data] = await Promise.all([this.read([jobId]), this.redis.hget(this.keys.job(jobId), 'data')]);
-    return run ? { ...run, scheduledFor: scheduledForOf(data) } : null;
+    const [run] = await this.read([jobId], true);
+    return run;
   }
 
-  /** read fetches the runs of `jobIds` in one pipeline (scheduledFor left '' for the caller); null where the job is gone. */
-  private async read(jobIds: string[]): Promise<(RunRecord | null)[]> {
+  /**
+   * read fetches the runs of `jobIds` in one pipeline; null where the job is
+   * gone. scheduledFor comes from the job's data with `withData`, else it is
+   * left '' for the caller (list has it as the index score).
+   */
+  private async read(jobIds: string[], withData = false): Promise<(RunRecord | null)[]> {
     if (jobIds.length === 0) return [];
     const k = this.keys;
+    const fields = withData ? [...JOB_FIELDS, 'data'] : JOB_FIELDS;
     const p = this.redis.pipeline();
     for (const id of jobIds) {
-      p.hmget(k.job(id), ...JOB_FIELDS).zscore(k.jobsCompleted, id).zscore(k.jobsFailed, id).exists(`${k.job(id)}:lock`);
+      p.hmget(k.job(id), ...fields).zscore(k.jobsCompleted, id).zscore(k.jobsFailed, id).exists(`${k.job(id)}:lock`);
     }
     const replies = (await p.exec()) ?? [];
     return jobIds.map((jobId, i) => {
@@ -91,14 +96,14 @@ export class RunHistory {
 }
 
 function toRecord(jobId: string, fields: (string | null)[], completed: boolean, failed: boolean, locked: boolean): RunRecord | null {
-  const [processedOn, finishedOn, node, ats, failedReason, enqueuedAt] = fields;
+  const [processedOn, finishedOn, node, ats, failedReason, enqueuedAt, data] = fields;
   if (enqueuedAt === null) return null; // no job hash: never enqueued, or removed by BullMQ's retention
   const attempts = Number(ats ?? 0);
   const state: RunState = completed ? 'completed' : failed ? 'failed' : locked ? 'active' : attempts > 0 ? 'retrying' : 'queued';
   const finished = state === 'completed' || state === 'failed';
   return {
     jobId,
-    scheduledFor: '',
+    scheduledFor: data === undefined ? '' : scheduledForOf(data),
     state,
     attempts,
     node: node ?? null,

@@ -1,11 +1,13 @@
 'use strict';
 // failover: real node processes; the leader is killed (SIGKILL, "crash") or
 // stopped (SIGTERM, "graceful") 100 ms before a tick of an every-second
-// schedule is due. Measured from the bench's clock at the signal to the new
-// leader's log lines (same machine clock): (a) `leader.elected` by another
-// node, (b) its first `schedule.fired`. The killed node is started again
-// (same id) before the next trial. After each lease: lost and doubled ticks
-// of the schedule, from Redis.
+// schedule is due. Measured from the bench's clock at the signal (same machine
+// clock): (a) the new leader's `leader.elected` log line, (b) the moment the
+// tick due right after the fault was in the queue, ready to run (its job's
+// `waiting` event, Redis's clock): moved there by whoever came first, the new
+// leader or, for a tick the old leader had written ahead, a worker. The
+// killed node is started again (same id) before the next trial. After each
+// lease: lost and doubled ticks of the schedule, from Redis.
 const { Redis } = require('ioredis');
 const { ScheduleStore } = require('@lib/scheduling');
 const { batonKeys } = require('@lib/common');
@@ -14,6 +16,7 @@ const { NodeSet, sleep } = require('./lib/nodes');
 const { makeSpecs } = require('./lib/fixtures');
 const { summarize } = require('./lib/stats');
 const { table } = require('./lib/report-io');
+const { readJobEvents } = require('./lib/job-events');
 
 const FAULT_PHASE_MS = 900; // the fault lands 100 ms before the next every-second instant
 
@@ -46,8 +49,8 @@ async function trial(set, kind, lease) {
   const faultAt = set.signal(leader, kind === 'crash' ? 'SIGKILL' : 'SIGTERM');
   const elected = await set.waitFor((r) => r.event === 'leader.elected' && r.node !== leader, lease * 3 + 5000,
     'a new leader', undefined, from);
-  const fired = await set.waitFor((r) => r.event === 'schedule.fired' && r.node === elected.node && r.time >= elected.time,
-    5000, 'the new leader\'s first tick', undefined, from);
+  await set.waitFor((r) => r.event === 'schedule.fired' && r.node === elected.node && r.time >= elected.time,
+    lease + 10_000, 'the new leader\'s first tick', undefined, from);
   await set.procs.get(leader).exited;
   const restartFrom = set.records.length;
   await set.start(leader);
@@ -55,8 +58,26 @@ async function trial(set, kind, lease) {
   await set.waitFor((r) => r.node === leader && r.event === 'leader.changed', lease * 2 + 2000, `${leader} to follow`, undefined, restartFrom)
     .catch(() => undefined);
   await sleep(200);
-  return { kind, leader, newLeader: elected.node, faultAt, electedMs: elected.time - faultAt, firstTickMs: fired.time - faultAt,
-    firstTickLagMs: fired.lagMs, firstTickFor: fired.scheduledFor, leaderlessMsLogged: elected.leaderlessMs };
+  // (b) comes from Redis's event stream once the lease's trials are over (firstTick)
+  return { kind, leader, newLeader: elected.node, faultAt, electedMs: elected.time - faultAt,
+    firstTickFor: new Date(Math.ceil(faultAt / 1000) * 1000).toISOString(), leaderlessMsLogged: elected.leaderlessMs };
+}
+
+/** firstTick: (b) of a trial: when the job of the tick due right after the fault became waiting, and its lag. */
+function firstTick(t, jobs) {
+  const instant = Date.parse(t.firstTickFor);
+  const waiting = jobs.get(`tick@${instant}`)?.waiting;
+  if (waiting == null) throw new Error(`the tick of ${t.firstTickFor} (after the ${t.kind} at ${t.faultAt}) never became waiting`);
+  return { ...t, firstTickMs: waiting - t.faultAt, firstTickLagMs: waiting - instant };
+}
+
+/** tickEvents: one `tick.waiting` event per tick of the schedule (Redis's clock), and who logged it as fired (a leader), if anyone. */
+function tickEvents(set, jobs) {
+  const firedBy = new Map(set.records.filter((r) => r.event === 'schedule.fired').map((r) => [r.jobId, r.node]));
+  return [...jobs].filter(([id, j]) => id.startsWith('tick@') && j.waiting !== null).map(([id, j]) => {
+    const instant = Number(id.slice('tick@'.length));
+    return { t: j.waiting, node: firedBy.get(id) ?? 'workers', event: 'tick.waiting', lagMs: j.waiting - instant, scheduledFor: new Date(instant).toISOString() };
+  });
 }
 
 /** tickAudit: instants of schedule `tick` from its first to its last job: missing (lost) and duplicated ones, re-run jobs. */
@@ -78,15 +99,16 @@ async function tickAudit(redis, prefix) {
   return { ticks: scores.length, lost, doubled, reRun: attempts.filter((a) => a > 1).length };
 }
 
-/** timeline: the records around one trial, for the SVG (leadership, signals, ticks with their lag). */
-function timeline(set, t, lease, next) {
+/** timeline: the records around one trial, for the SVG (leadership, signals, ticks with their lag and who moved them to wait). */
+function timeline(set, ticks, t, lease, next) {
   const from = t.faultAt - 2500;
   const to = Math.min(t.faultAt + Math.max(lease, 1000) + 2500, next ? next.faultAt - 1 : Infinity); // not into the next trial
-  const keep = new Set(['leader.elected', 'schedule.fired', 'node.stopping', 'leader.resigned', 'node.started', 'leader.lost']);
+  const keep = new Set(['leader.elected', 'node.stopping', 'leader.resigned', 'node.started', 'leader.lost']);
   return {
     kind: t.kind, lease, faultAt: t.faultAt, leader: t.leader, newLeader: t.newLeader, from, to,
-    events: set.records.filter((r) => keep.has(r.event) && r.time >= from && r.time <= to)
-      .map((r) => ({ t: r.time, node: r.node, event: r.event, lagMs: r.lagMs, scheduledFor: r.scheduledFor })),
+    events: [...set.records.filter((r) => keep.has(r.event) && r.time >= from && r.time <= to)
+      .map((r) => ({ t: r.time, node: r.node, event: r.event })),
+    ...ticks.filter((e) => e.t >= from && e.t <= to)],
   };
 }
 
@@ -96,11 +118,14 @@ async function runLease(url, lease, cfg, log) {
   const set = new NodeSet({ redisUrl: url, prefix, env: { BATON_LEASE_MS: String(lease), BATON_SHUTDOWN_GRACE_MS: '2000' } });
   try {
     await Promise.all(cfg.nodeIds.map((id) => set.start(id)));
-    const trials = [];
+    const raw = [];
     for (const kind of ['crash', 'graceful']) {
-      for (let i = 0; i < cfg.trials; i++) trials.push(await trial(set, kind, lease));
+      for (let i = 0; i < cfg.trials; i++) raw.push(await trial(set, kind, lease));
     }
     await sleep(1500); // the last trial's ticks reach Redis
+    const jobs = await readJobEvents(redis, `${batonKeys(prefix).tag}:${batonKeys(prefix).queueName}`);
+    const trials = raw.map((t) => firstTick(t, jobs));
+    const ticks = tickEvents(set, jobs);
     const audit = await tickAudit(redis, prefix);
     const rows = {};
     for (const kind of ['crash', 'graceful']) {
@@ -110,7 +135,7 @@ async function runLease(url, lease, cfg, log) {
     }
     const pictured = (kind) => {
       const i = trials.findIndex((t) => t.kind === kind);
-      return timeline(set, trials[i], lease, trials[i + 1]);
+      return timeline(set, ticks, trials[i], lease, trials[i + 1]);
     };
     const out = { lease, ...rows, audit, trials, timelines: [pictured('crash'), pictured('graceful')] };
     log(`lease ${lease} ms: ${cfg.trials} trials each; ticks ${audit.ticks}, lost ${audit.lost}, doubled ${audit.doubled}, re-run ${audit.reRun}`);

@@ -68,7 +68,7 @@ function failoverSection(f) {
   const audit = f.leases.map((l) => `lease ${l.lease} ms: ${l.audit.ticks} ticks, ${l.audit.lost} lost, ${l.audit.doubled} doubled, ${l.audit.reRun} re-run`).join('; ');
   return ['## Failover', '',
     `Three real node processes, one every-second schedule; the leader is killed (SIGKILL) or stopped (SIGTERM) ${1000 - f.config.faultPhaseMs} ms before a tick is due; ${f.config.trials} trials per row. ` +
-    '(a) fault → `leader.elected` on another node; (b) fault → that node\'s first `schedule.fired` (the tick due right after the fault, caught up or on time) and that tick\'s lag. All times in ms.', '',
+    '(a) fault → `leader.elected` on another node; (b) fault → the tick due right after the fault is in the queue, ready to run (its job\'s `waiting` event, Redis\'s clock; moved there by the new leader, or by a worker when the old leader had written it ahead), and that tick\'s lag. All times in ms. Every tick is written a lease + 1 s ahead of its instant (`writeAheadMs`), so ticks due during the failover still fire on time; the picture shows which ones the workers moved.', '',
     md(['lease', 'fault', 'trials', '(a) p50', '(a) p99', '(a) max', '(b) p50', '(b) p99', 'tick lag p50', 'tick lag p99'], rows), '',
     `Ticks of the schedule over all trials: ${audit}.`, '',
     'Kubernetes client-go leader election with its common defaults (LeaseDuration 15 s, RenewDeadline 10 s, RetryPeriod 2 s, ' +

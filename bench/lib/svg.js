@@ -8,7 +8,7 @@ const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'];
 /** failoverPanel: one trial: a row per node with its leadership, the fault, the gap, and every tick (dot height = lag). */
 function failoverPanel(tl, y0, width) {
   const left = 70; const right = width - 20; const rowH = 22;
-  const nodes = [...new Set(tl.events.map((e) => e.node))].sort();
+  const nodes = [...new Set(tl.events.filter((e) => e.event !== 'tick.waiting').map((e) => e.node))].sort();
   const x = (t) => left + ((t - tl.faultAt - (tl.from - tl.faultAt)) / (tl.to - tl.from)) * (right - left);
   const out = [text(left, y0 + 14, `${tl.kind === 'crash' ? 'Crash (SIGKILL)' : 'Graceful (SIGTERM)'} of the leader, lease ${tl.lease} ms`, 'font-weight="bold"')];
   const top = y0 + 24;
@@ -33,11 +33,11 @@ function failoverPanel(tl, y0, width) {
   for (const lag of [1, 10, 100, 1000, 10000]) {
     out.push(`<line x1="${left}" x2="${right}" y1="${ly(lag)}" y2="${ly(lag)}" stroke="#eee"/>`, text(left - 6, ly(lag) + 4, lag >= 1000 ? `${lag / 1000} s` : `${lag} ms`, 'font-size="10" text-anchor="end"'));
   }
-  for (const e of tl.events.filter((ev) => ev.event === 'schedule.fired')) {
+  for (const e of tl.events.filter((ev) => ev.event === 'tick.waiting')) {
     const at = Date.parse(e.scheduledFor);
     if (at < tl.from || at > tl.to) continue;
     const color = e.node === tl.leader ? COLORS[0] : e.node === tl.newLeader ? COLORS[2] : COLORS[3];
-    out.push(`<circle cx="${x(at)}" cy="${ly(e.lagMs)}" r="3.5" fill="${color}"><title>${esc(`${e.scheduledFor} by ${e.node}: ${e.lagMs} ms late`)}</title></circle>`);
+    out.push(`<circle cx="${x(at)}" cy="${ly(e.lagMs)}" r="3.5" fill="${color}"><title>${esc(`${e.scheduledFor} moved to wait by ${e.node}: ${e.lagMs} ms late`)}</title></circle>`);
   }
   out.push(text(8, lagTop + lagH / 2, 'tick lag', 'font-size="11"'));
   for (let t = Math.ceil((tl.from - tl.faultAt) / 1000) * 1000; t <= tl.to - tl.faultAt; t += 1000) {
@@ -56,8 +56,9 @@ function failoverSvg(timelines) {
     parts.push(p.svg);
     y += p.height + 16;
   }
-  const legend = [[COLORS[0], 'old leader (its lease, its ticks)'], [COLORS[2], 'new leader'], [COLORS[1], 'fault and leaderless gap']]
-    .map(([c, label], i) => `<rect x="${70 + i * 220}" y="${y}" width="12" height="12" fill="${c}"/>${text(88 + i * 220, y + 10, label, 'font-size="11"')}`);
+  const legend = [[COLORS[0], 'old leader (its lease, its ticks)'], [COLORS[2], 'new leader'], [COLORS[3], 'ticks written ahead, moved by workers'],
+    [COLORS[1], 'fault and leaderless gap']]
+    .map(([c, label], i) => `<rect x="${10 + i * 190}" y="${y}" width="12" height="12" fill="${c}"/>${text(28 + i * 190, y + 10, label, 'font-size="11"')}`);
   return svgDoc(width, y + 24, [...parts, ...legend].join('\n'));
 }
 

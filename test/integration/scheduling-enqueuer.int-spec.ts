@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
-import { Queue } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import { batonKeys, RUNS_KEPT, runsTrimDue, tickJobId, type BatonJobData } from '@lib/common';
 import {
-  FencedEnqueuer, FencedOffError, LeadershipEndedError, ScheduleStore, fencedConnectionOptions, validateScheduleInput,
+  FencedEnqueuer, FencedOffError, ScheduleStore, fencedConnectionOptions, validateScheduleInput,
   type EnqueueFence, type ScheduleSpec,
 } from '@lib/scheduling';
 import { connectTo, startRedisServer, type RedisServerHandle } from '../support/redis-server';
@@ -84,28 +84,83 @@ describe('FencedEnqueuer on a real Redis', () => {
     expect(await admin.zscore(keys.runs('trimmed'), tickJobId('trimmed', fireAtMs))).toBe(String(fireAtMs));
   });
 
-  it('holds ticks of an instant still to come until it comes, with their MULTIs drafted meanwhile', async () => {
-    const atMs = Math.ceil((Date.now() + 400) / 100) * 100;
-    const ticks = Array.from({ length: 1200 }, (_, i) => ({ spec: spec(`ahead-${i}`), fireAtMs: atMs }));
-    const result = await enqueuer.enqueueTicks(fence, ticks, undefined, { notBeforeMs: atMs });
-    expect(Date.now()).toBeGreaterThanOrEqual(atMs);
-    expect(result.enqueued).toHaveLength(1200);
-    // Redis's own clock stamps each job's `waiting` event: none before the instant
+  const waitingEvents = async () => {
     const events = await admin.xrange(`${keys.tag}:${keys.queueName}:events`, '-', '+');
-    const waiting = events.filter(([, f]) => f[f.indexOf('event') + 1] === 'waiting');
+    return events.filter(([, f]) => f[f.indexOf('event') + 1] === 'waiting').map(([id, f]) => ({ atMs: Number(id.split('-')[0]), jobId: f[f.indexOf('jobId') + 1] }));
+  };
+
+  it('writes the ticks of an instant still to come ahead, as delayed jobs that promoteTicks moves to wait at it, never before', async () => {
+    const atMs = Math.ceil((Date.now() + 3000) / 100) * 100;
+    const ticks = Array.from({ length: 1200 }, (_, i) => ({ spec: spec(`ahead-${i}`), fireAtMs: atMs }));
+    const result = await enqueuer.enqueueTicks(fence, ticks);
+    expect(Date.now()).toBeLessThan(atMs);
+    expect(result.enqueued.every((t) => t.ahead)).toBe(true);
+    expect(await queue.getDelayedCount()).toBe(1200);
+    expect(await queue.getWaitingCount()).toBe(0);
+    expect(await admin.hget(keys.cursor, 'ahead-0')).toBe(String(atMs));
+    const ids = result.enqueued.map((t) => t.jobId);
+    // not due yet: nothing moves
+    expect(new Set(await enqueuer.promoteTicks(ids, atMs - 1))).toEqual(new Set(['not-due']));
+    while (Date.now() < atMs) await new Promise((r) => setTimeout(r, 5));
+    expect(new Set(await enqueuer.promoteTicks(ids, atMs))).toEqual(new Set(['moved']));
+    expect(await queue.getWaitingCount()).toBe(1200);
+    expect(await queue.getDelayedCount()).toBe(0);
+    // Redis's own clock stamps each job's `waiting` event: none before the instant
+    const waiting = await waitingEvents();
     expect(waiting).toHaveLength(1200);
-    expect(Math.min(...waiting.map(([id]) => Number(id.split('-')[0])))).toBeGreaterThanOrEqual(atMs);
+    expect(Math.min(...waiting.map((w) => w.atMs))).toBeGreaterThanOrEqual(atMs);
+    expect(await enqueuer.promoteTicks([ids[0], 'never@1'], atMs)).toEqual(['earlier', 'gone']);
   });
 
-  it('sends nothing when the leadership ended while it waited for the instant', async () => {
-    const atMs = Date.now() + 200;
-    let valid = true;
-    setTimeout(() => { valid = false; }, 50);
-    await expect(enqueuer.enqueueTicks(fence, [{ spec: spec('late'), fireAtMs: atMs }], undefined, { notBeforeMs: atMs, isValid: () => valid }))
-      .rejects.toBeInstanceOf(LeadershipEndedError);
-    expect(Date.now()).toBeGreaterThanOrEqual(atMs);
-    expect(await jobCount()).toBe(0);
-    expect(await admin.hget(keys.cursor, 'late')).toBeNull();
+  it('writes a tick that is already due straight to wait', async () => {
+    const result = await enqueuer.enqueueTicks(fence, [{ spec: spec('due'), fireAtMs: Date.now() - 1 }]);
+    expect(result.enqueued.map((t) => t.ahead)).toEqual([false]);
+    expect(await queue.getWaitingCount()).toBe(1);
+  });
+
+  it('leaves a tick written ahead to the workers when nobody promotes it (its leader died): it runs at its instant, not before', async () => {
+    const atMs = Date.now() + 600;
+    await enqueuer.enqueueTicks(fence, [{ spec: spec('orphan'), fireAtMs: atMs }]);
+    const worker = new Worker(keys.queueName, async () => 'ran', { connection: await connectTo(server, { maxRetriesPerRequest: null }), prefix: keys.tag });
+    try {
+      const job = await new Promise<Job>((resolve) => worker.on('completed', (j) => resolve(j)));
+      expect(job.id).toBe(`orphan@${atMs}`);
+      expect(job.processedOn).toBeGreaterThanOrEqual(atMs);
+      expect((await waitingEvents()).map((w) => w.atMs)[0]).toBeGreaterThanOrEqual(atMs);
+    } finally {
+      await worker.close();
+      await (worker.opts.connection as Redis).quit();
+    }
+  });
+
+  it('withdraws the ticks written ahead for a schedule that is paused, changed or deleted, lowering its cursor to just before them', async () => {
+    const store = new ScheduleStore({ redis: admin, prefix: keys.tag.slice(1, -1) });
+    const created = await Promise.all(['paused', 'changed', 'deleted', 'other'].map((n) => store.create(spec(n))));
+    const rev = await store.rev();
+    await new Promise((r) => setTimeout(r, 20));
+    const nowMs = Date.now();
+    const dueMs = nowMs - 5; // after the creation (the cursor), already due: stays
+    const at = [nowMs + 60_000, nowMs + 61_000];
+    const ticks = created.flatMap((s) => [dueMs, ...at].map((fireAtMs) => ({ spec: s, fireAtMs })));
+    const result = await enqueuer.enqueueTicks({ ...fence, rev }, ticks);
+    expect(result.enqueued).toHaveLength(12);
+    await store.setPaused('paused', true);
+    await store.put({ ...spec('changed'), data: { v: 2 } });
+    await store.delete('deleted');
+    for (const name of ['paused', 'changed', 'deleted']) {
+      expect(await admin.exists(keys.job(`${name}@${at[0]}`), keys.job(`${name}@${at[1]}`))).toBe(0);
+      expect(await admin.zrange(keys.runs(name), '0', '-1')).toEqual([`${name}@${dueMs}`]);
+      expect(await admin.exists(keys.job(`${name}@${dueMs}`))).toBe(1);
+    }
+    expect(await admin.hget(keys.cursor, 'paused')).toBe(String(at[0] - 1));
+    expect(await admin.hget(keys.cursor, 'deleted')).toBe(String(at[0] - 1));
+    // the new cron-less change keeps the lowered cursor, so the leader writes those instants again for the new definition
+    expect(await admin.hget(keys.cursor, 'changed')).toBe(String(at[0] - 1));
+    expect(await admin.hget(keys.cursor, 'other')).toBe(String(at[1]));
+    expect(await queue.getDelayedCount()).toBe(2); // other's two
+    const again = await enqueuer.enqueueTicks({ ...fence, rev: await store.rev() }, [{ spec: { ...created[1], data: { v: 2 } }, fireAtMs: at[0] }]);
+    expect(again.enqueued.map((t) => t.jobId)).toEqual([`changed@${at[0]}`]);
+    expect((await queue.getJob(`changed@${at[0]}`))?.data.payload).toEqual({ v: 2 });
   });
 
   it('turns the same tick into one job, also after that job was removed', async () => {

@@ -44,6 +44,8 @@ export class AppModule {
           useFactory: (r: RedisConnections) => ({
             redis: r.get('commands'), enqueuer: r.get('enqueuer'), subscriber: r.get('schedules-sub'),
             prefix: config.prefix, nodeId: config.nodeId, catchUpWindowMs: config.catchUpWindowMs,
+            // Ticks are in Redis a lease and a second before their instant: they fire on time through a crash failover.
+            writeAheadMs: config.leaseMs + 1000,
           }),
         }),
         WorkerModule.forRootAsync({

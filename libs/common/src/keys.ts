@@ -33,9 +33,13 @@ export function batonKeys(prefix: string) {
     runs: (name: string) => `${tag}:runs:${name}`,
     /** job: BullMQ's hash of one job (processedOn, finishedOn, pb = node, ats = attempts started, failedReason, ...). */
     job: (jobId: string) => `${tag}:jobs:${jobId}`,
+    /** jobsPrefix: the start of every BullMQ job hash key (`job(id)` = jobsPrefix + id). */
+    jobsPrefix: `${tag}:jobs:`,
     /** jobsCompleted / jobsFailed: BullMQ's sorted sets of finished jobs of the queue. */
     jobsCompleted: `${tag}:jobs:completed`,
     jobsFailed: `${tag}:jobs:failed`,
+    /** jobsDelayed: BullMQ's sorted set of jobs waiting for their time (ticks written ahead, retries in backoff). */
+    jobsDelayed: `${tag}:jobs:delayed`,
     /** nodes: hash nodeId → node info JSON with lastSeenAt (the heartbeat). */
     nodes: `${tag}:nodes`,
     /** meta: hash written once per data set (createdAt); its absence means Redis lost its data. */

@@ -25,6 +25,21 @@ describe('CronGroups early wake-up (fake timers)', () => {
     expect(calls.length).toBe(before);
   });
 
+  it('with earlyMs spanning several instants, announces each one once: those inside it at once, the rest earlyMs ahead', async () => {
+    const calls: { instant: string; atMs: number; early: boolean }[] = [];
+    const groups = new CronGroups((_key, instantMs, early) => calls.push({ instant: new Date(instantMs).toISOString().slice(17, 23), atMs: Date.now() % 10_000, early }),
+      { earlyMs: 2500 });
+    groups.sync([spec('a', '* * * * * *')]);
+    expect(calls).toEqual([{ instant: '01.000', atMs: 200, early: true }, { instant: '02.000', atMs: 200, early: true }]);
+    await jest.advanceTimersByTimeAsync(300); // 10:00:00.500 = 3 s instant - 2.5 s
+    expect(calls[2]).toEqual({ instant: '03.000', atMs: 500, early: true });
+    await jest.advanceTimersByTimeAsync(1_000); // node-cron's own call for 01.000 came in between
+    const early = calls.filter((c) => c.early).map((c) => `${c.instant}@${c.atMs}`);
+    expect(early).toEqual(['01.000@200', '02.000@200', '03.000@500', '04.000@1500']);
+    expect(calls.filter((c) => !c.early).map((c) => c.instant)).toContain('01.000');
+    groups.destroyAll();
+  });
+
   it('never wakes early without earlyMs, and drops the wake-up of a group that is gone', async () => {
     const calls: number[] = [];
     const plain = new CronGroups((_key, instantMs) => calls.push(instantMs));

@@ -13,11 +13,13 @@ interface CronGroup {
   names: Set<string>;
   calendar: CronCalendar & { nextAfter(ms: number): number | null };
   early?: NodeJS.Timeout;
+  /** announcedMs: the latest instant already announced early. */
+  announcedMs: number;
 }
 
 /** CronGroupsOptions: see CronGroups. */
 export interface CronGroupsOptions {
-  /** earlyMs: also call onTick this long before each instant, with that instant (0 = never; default 0). */
+  /** earlyMs: also call onTick this long before each instant, with that instant and `early` true (0 = never; default 0). */
   earlyMs?: number;
   /** nowMs: the wall clock (default Date.now). */
   nowMs?: () => number;
@@ -30,18 +32,20 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * CronGroups keeps exactly one started node-cron task per distinct
  * (cron, timezone) of the active schedules. A task's tick, or a tick
  * node-cron reports as missed (event loop blocked), calls `onTick(key,
- * instantMs)`; the caller catches up from its cursors, so a late or missed
- * tick is never dropped. With `earlyMs`, onTick is also called that long
- * before each instant, so the caller can have the instant's work ready when
- * it comes (node-cron's own call for the instant follows; the caller's
- * cursors make the second call a no-op).
+ * instantMs, false)`; the caller catches up from its cursors, so a late or
+ * missed tick is never dropped. With `earlyMs`, onTick is also called with
+ * `early` true that long before each instant (for every instant, also when
+ * earlyMs spans several; at once for those already inside it when the
+ * group is armed), so the caller can have the instant's work done before it
+ * comes (node-cron's own call for the instant follows; the caller's cursors
+ * make the second call a no-op).
  */
 export class CronGroups {
   private readonly groups = new Map<string, CronGroup>();
   private readonly earlyMs: number;
   private readonly nowMs: () => number;
 
-  constructor(private readonly onTick: (key: string, instantMs: number) => void, options: CronGroupsOptions = {}) {
+  constructor(private readonly onTick: (key: string, instantMs: number, early: boolean) => void, options: CronGroupsOptions = {}) {
     this.earlyMs = options.earlyMs ?? 0;
     this.nowMs = options.nowMs ?? Date.now;
   }
@@ -65,8 +69,8 @@ export class CronGroups {
       const group = this.groups.get(key);
       if (group) group.names = names;
       else {
-        this.groups.set(key, { task: this.arm(key, spec), names, calendar: cronCalendar(spec.cron, spec.timezone) });
-        this.wakeEarly(key, this.nowMs());
+        this.groups.set(key, { task: this.arm(key, spec), names, calendar: cronCalendar(spec.cron, spec.timezone), announcedMs: this.nowMs() });
+        this.wakeEarly(key);
       }
     }
   }
@@ -74,6 +78,11 @@ export class CronGroups {
   /** members: the active schedule names of a group (empty once it is gone). */
   members(key: string): ReadonlySet<string> {
     return this.groups.get(key)?.names ?? new Set();
+  }
+
+  /** announcedUntil: the latest instant of group `key` announced early (0 without earlyMs or such a group). */
+  announcedUntil(key: string): number {
+    return this.earlyMs > 0 ? this.groups.get(key)?.announcedMs ?? 0 : 0;
   }
 
   /** size: the number of armed node-cron tasks. */
@@ -93,31 +102,44 @@ export class CronGroups {
   }
 
   /**
-   * wakeEarly sets the group's timer for earlyMs before its next instant
-   * after `afterMs`. A timer that fires well before that (the wall clock was
-   * set back) waits again instead of calling onTick.
+   * wakeEarly announces, at once, every instant of the group that is already
+   * within earlyMs and not announced yet, then sets the group's timer for
+   * earlyMs before the next one. A timer that fires well before that (the
+   * wall clock was set back) waits again instead of calling onTick.
    */
-  private wakeEarly(key: string, afterMs: number): void {
+  private wakeEarly(key: string): void {
     const group = this.groups.get(key);
     if (!group || this.earlyMs <= 0) return;
     clearTimeout(group.early);
     group.early = undefined;
-    const nextMs = group.calendar.nextAfter(Math.max(afterMs, this.nowMs()));
-    if (nextMs === null) return;
-    const waitMs = nextMs - this.earlyMs - this.nowMs();
-    if (waitMs > MAX_TIMER_MS) return;
-    group.early = setTimeout(() => {
-      if (this.groups.get(key) !== group) return;
-      if (nextMs - this.nowMs() > 2 * this.earlyMs) return this.wakeEarly(key, afterMs);
-      this.onTick(key, nextMs);
-    }, Math.max(0, waitMs));
+    for (;;) {
+      const nextMs = group.calendar.nextAfter(Math.max(group.announcedMs, this.nowMs()));
+      if (nextMs === null) return;
+      const waitMs = nextMs - this.earlyMs - this.nowMs();
+      if (waitMs > MAX_TIMER_MS) return;
+      if (waitMs > 0) {
+        group.early = setTimeout(() => {
+          if (this.groups.get(key) !== group) return;
+          if (nextMs - this.nowMs() > 2 * this.earlyMs) return this.wakeEarly(key);
+          this.announce(key, group, nextMs);
+          this.wakeEarly(key);
+        }, waitMs);
+        return;
+      }
+      this.announce(key, group, nextMs);
+      if (this.groups.get(key) !== group) return; // onTick may have changed the groups
+    }
+  }
+
+  private announce(key: string, group: CronGroup, instantMs: number): void {
+    group.announcedMs = instantMs;
+    this.onTick(key, instantMs, true);
   }
 
   private arm(key: string, spec: ScheduleSpec): ScheduledTask {
     const fire = (ctx: { date: Date }) => {
-      const instantMs = ctx.date.getTime();
-      this.onTick(key, instantMs);
-      this.wakeEarly(key, instantMs);
+      this.onTick(key, ctx.date.getTime(), false);
+      this.wakeEarly(key); // re-arms the early timer should it have been dropped (an instant beyond a timer's reach)
     };
     const task = createTask(spec.cron, fire, { timezone: spec.timezone, noOverlap: false, suppressMissedWarning: true });
     task.on('execution:missed', fire);

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
-import { batonKeys, systemClock, throwFirstError, tickJobId, type BatonKeys, type Clock, type PipelineResults } from '@lib/common';
-import { addJobScripts, addJobTo, addRunsEntry, bullClientOf, type BullClient, type BullMulti } from './bull-jobs';
+import { batonKeys, defineLuaCommands, systemClock, throwFirstError, tickJobId, type BatonKeys, type Clock, type PipelineResults } from '@lib/common';
+import { addJobScripts, addJobTo, addRunsEntry, bullClientOf, promoteKeys, type BullClient, type BullMulti } from './bull-jobs';
 import { planBatch, sortTicks, splitBatches, type BatchPlan, type SkippedTick, type Tick } from './enqueue-plan';
-import { FencedOffError, LeadershipEndedError } from './scheduling.errors';
+import { FencedOffError } from './scheduling.errors';
 import { SchedulingMessages } from './scheduling.messages';
 import type { ScheduleSpec } from './schedule-spec';
 
@@ -17,8 +18,16 @@ import type { ScheduleSpec } from './schedule-spec';
  */
 export const ENQUEUE_BATCH_SIZE = 500;
 const WATCH_RETRIES = 10;
-/** DRAFT_MARGIN_MS: drafting ahead of an instant stops this close to it (one batch of 500 takes ~25 ms here; see ENQUEUE_BATCH_SIZE). */
-const DRAFT_MARGIN_MS = 30;
+/** PROMOTE_CHUNK: job ids per promoteTicks call (~10 µs of Redis each: one call never blocks Redis for long). */
+const PROMOTE_CHUNK = 1000;
+
+/**
+ * PromoteOutcome: what promoteTicks found for a job id: `moved` to wait now,
+ * `earlier` no longer delayed (a worker promoted it first, or it ran),
+ * `gone` (withdrawn by a schedule change), `not-due` still delayed.
+ */
+export type PromoteOutcome = 'moved' | 'earlier' | 'gone' | 'not-due';
+const OUTCOMES: Record<string, PromoteOutcome> = { 1: 'moved', 2: 'earlier', 0: 'gone', '-1': 'not-due' };
 
 /** FencedEnqueuerOptions: see FencedEnqueuer. */
 export interface FencedEnqueuerOptions {
@@ -51,20 +60,14 @@ export interface EnqueueFence {
 }
 
 /**
- * EnqueueTiming: `notBeforeMs`: send nothing before this wall-clock instant
- * (the caller may hand over ticks of an instant that has not come yet; their
- * first MULTI is drafted meanwhile); `isValid`: checked once that wait is
- * over, false throws LeadershipEndedError before anything is sent.
+ * EnqueuedTick: a tick that became job `jobId`, in Redis at `enqueuedAtMs`.
+ * `ahead`: its instant had not come when the job was drafted, so it was
+ * written as a delayed job due at that instant (see promoteTicks).
  */
-export interface EnqueueTiming {
-  notBeforeMs?: number;
-  isValid?: () => boolean;
-}
-
-/** EnqueuedTick: a tick that became job `jobId` at `enqueuedAtMs`. */
 export interface EnqueuedTick extends Tick {
   jobId: string;
   enqueuedAtMs: number;
+  ahead: boolean;
 }
 
 /** EnqueueResult: what became of each tick. `stale` means schedules changed: reload and recompute. */
@@ -76,7 +79,10 @@ export interface EnqueueResult {
 
 /**
  * FencedEnqueuer turns ticks into BullMQ jobs exactly once, and only while
- * the caller's lease is the one in Redis. Per batch of ≤ ENQUEUE_BATCH_SIZE
+ * the caller's lease is the one in Redis. A tick whose instant is still to
+ * come is written ahead, as a BullMQ delayed job due at that instant:
+ * `promoteTicks` moves it to wait when the instant comes, and any worker
+ * promotes it by itself shortly after if nobody did. Per batch of ≤ ENQUEUE_BATCH_SIZE
  * ticks it WATCHes the lease, the schedules revision, the cursors and the
  * active runs, reads them, drops ticks at or before their schedule's cursor,
  * and writes the jobs, the cursors, the active runs and the `runs:<name>`
@@ -118,6 +124,7 @@ export class FencedEnqueuer {
     this.batchSize = options.batchSize ?? ENQUEUE_BATCH_SIZE;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new Error('FencedEnqueuer: option batchSize must be an integer >= 1');
     this.redis.on('close', () => { this.connectionEpoch++; });
+    defineLuaCommands(this.redis, join(__dirname, '../lua'));
   }
 
   /**
@@ -127,45 +134,53 @@ export class FencedEnqueuer {
    * whether schedules went stale (a catch-up of 100,000 ticks then holds no
    * list of 100,000 results).
    */
-  enqueueTicks(fence: EnqueueFence, ticks: readonly Tick[], onBatch?: (part: EnqueueResult) => void,
-    timing: EnqueueTiming = {}): Promise<EnqueueResult> {
+  enqueueTicks(fence: EnqueueFence, ticks: readonly Tick[], onBatch?: (part: EnqueueResult) => void): Promise<EnqueueResult> {
     return this.serialize(async () => {
       const all: EnqueueResult = { enqueued: [], skipped: [], stale: false };
       const batches = splitBatches(sortTicks(ticks), this.batchSize);
       if (batches.length === 0) return all;
       const client = await this.bullClient();
       const drafts: (Draft | undefined)[] = [this.draft(client, batches[0], fence.fencingToken)];
-      const { notBeforeMs } = timing;
-      if (notBeforeMs !== undefined && notBeforeMs > this.clock.nowMs()) {
-        // 1. ahead of the instant: draft what the wait leaves time for, so that once it comes only the
-        // WATCH reads and the EXECs are left (one batch per turn of the loop: renewals still run)
-        while (drafts.length < batches.length && notBeforeMs - this.clock.nowMs() > DRAFT_MARGIN_MS) {
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          drafts.push(this.draft(client, batches[drafts.length], fence.fencingToken));
-        }
-        await untilWallClock(this.clock, notBeforeMs);
-      }
-      if (timing.isValid && !timing.isValid()) throw new LeadershipEndedError();
       for (let i = 0; i < batches.length; i++) {
         const next = batches[i + 1];
         const done = all.stale ? null : await this.enqueueBatch(client, fence, batches[i], drafts[i], () => {
-          // 2. build the next MULTI while this EXEC runs (unless it was drafted ahead)
+          // 1. build the next MULTI while this EXEC runs
           if (next && !drafts[i + 1]) drafts[i + 1] = this.draft(client, next, fence.fencingToken);
         });
         drafts[i] = undefined;
         if (!done) all.stale = true;
-        const part: EnqueueResult = onBatch ? { enqueued: [], skipped: [], stale: all.stale } : all; // 3. this batch's outcome
+        const part: EnqueueResult = onBatch ? { enqueued: [], skipped: [], stale: all.stale } : all; // 2. this batch's outcome
         if (!done) {
           for (const tick of batches[i]) part.skipped.push({ tick, reason: 'stale-schedules' });
         } else {
           const enqueuedAtMs = this.clock.nowMs();
-          done.plan.enqueue.forEach((t, j) => part.enqueued.push({ spec: t.spec, fireAtMs: t.fireAtMs, jobId: done.jobIds[j], enqueuedAtMs }));
+          done.plan.enqueue.forEach((t, j) => part.enqueued.push({
+            spec: t.spec, fireAtMs: t.fireAtMs, jobId: done.jobIds[j], enqueuedAtMs, ahead: t.fireAtMs > done.draftedAtMs,
+          }));
           for (const skipped of done.plan.skipped) part.skipped.push(skipped);
         }
         onBatch?.(part);
       }
       return all;
     });
+  }
+
+  /**
+   * promoteTicks moves the jobs `jobIds` (ticks written ahead) that are due
+   * at `nowMs` from BullMQ's delayed set to wait, waking the workers, and
+   * tells what became of each (PromoteOutcome, in order). Unfenced and not
+   * serialized behind enqueueTicks: moving a due job to wait is what any
+   * worker does too, and it touches no key enqueueTicks WATCHes. Call it at
+   * or after `nowMs` on the wall clock, never before: nothing may run early.
+   */
+  async promoteTicks(jobIds: readonly string[], nowMs: number): Promise<PromoteOutcome[]> {
+    const keys = promoteKeys(this.queue);
+    const cmd = this.redis as unknown as { promoteTicks(...args: (string | number)[]): Promise<number[]> };
+    const calls: Promise<number[]>[] = [];
+    for (let i = 0; i < jobIds.length; i += PROMOTE_CHUNK) {
+      calls.push(cmd.promoteTicks(...keys, this.keys.jobsPrefix, nowMs, ...jobIds.slice(i, i + PROMOTE_CHUNK)));
+    }
+    return (await Promise.all(calls)).flat().map((code) => OUTCOMES[String(code)]);
   }
 
   /** triggerNow enqueues a manual run of `spec` (any node, unfenced) and returns its job id. */
@@ -201,7 +216,7 @@ export class FencedEnqueuer {
 
   /** One batch; null when schedules changed (stale). `whileInFlight` runs once: right after the EXEC is sent, or on success without one. */
   private async enqueueBatch(client: BullClient, fence: EnqueueFence, batch: Tick[], draft: Draft | undefined,
-    whileInFlight: () => void): Promise<{ plan: BatchPlan; jobIds: string[] } | null> {
+    whileInFlight: () => void): Promise<BatchDone | null> {
     let pending: (() => void) | undefined = whileInFlight;
     const once = () => { pending?.(); pending = undefined; };
     try {
@@ -215,7 +230,7 @@ export class FencedEnqueuer {
   }
 
   private async tryEnqueueBatch(client: BullClient, fence: EnqueueFence, batch: Tick[], draft: Draft | undefined,
-    whileInFlight: () => void): Promise<{ plan: BatchPlan; jobIds: string[] } | null> {
+    whileInFlight: () => void): Promise<BatchDone | null> {
     for (let attempt = 0; attempt < WATCH_RETRIES; attempt++) {
       const epoch = this.connectionEpoch;
       const state = await this.readUnderWatch(batch);
@@ -236,12 +251,12 @@ export class FencedEnqueuer {
       const plan = planBatch(batch, state);
       if (plan.newCursors.size === 0) {
         await this.redis.unwatch();
-        return { plan, jobIds: [] };
+        return { plan, jobIds: [], draftedAtMs: 0 };
       }
       // 1. A draft holds every tick of the batch: usable only when all of them are due (the live case).
       const jobs: Draft = draft?.ticks.length === plan.enqueue.length ? draft : this.draft(client, plan.enqueue, fence.fencingToken);
       draft = undefined; // a MULTI is sent at most once
-      if (await this.tryExec(jobs, plan, epoch, whileInFlight)) return { plan, jobIds: jobs.jobIds };
+      if (await this.tryExec(jobs, plan, epoch, whileInFlight)) return { plan, jobIds: jobs.jobIds, draftedAtMs: jobs.draftedAtMs };
     }
     throw new Error(`FencedEnqueuer: watched keys kept changing; gave up after ${WATCH_RETRIES} attempts`);
   }
@@ -290,17 +305,19 @@ export class FencedEnqueuer {
    * Queues the jobs of `ticks` and their `runs:<name>` entries on a new MULTI,
    * client-side only: nothing is sent before tryExec, so a draft may be built
    * before its batch's WATCH and simply dropped when it does not fit the plan.
+   * A tick whose instant is after now is written ahead, due at its instant.
    */
   private draft(client: BullClient, ticks: Tick[], fencingToken: number): Draft {
     const multi = client.multi();
     const jobIds: string[] = [];
+    const draftedAtMs = this.clock.nowMs();
     for (const t of ticks) {
       const jobId = tickJobId(t.spec.name, t.fireAtMs);
       addRunsEntry(multi, this.keys, t.spec.name, t.fireAtMs, jobId);
-      void addJobTo(this.queue, multi, t.spec, t.fireAtMs, jobId, 'cron', fencingToken);
+      void addJobTo(this.queue, multi, t.spec, t.fireAtMs, jobId, 'cron', fencingToken, draftedAtMs);
       jobIds.push(jobId);
     }
-    return { ticks, jobIds, multi };
+    return { ticks, jobIds, multi, draftedAtMs };
   }
 
   /** Sends the draft plus the plan's cursors and active runs as one MULTI; false when WATCH fired (or the connection changed), so the caller retries. */
@@ -336,18 +353,19 @@ export class FencedEnqueuer {
   }
 }
 
-/** Draft: a MULTI with the jobs of `ticks` queued (ids in `jobIds`), not sent yet. */
+/** Draft: a MULTI with the jobs of `ticks` queued (ids in `jobIds`), not sent yet; ticks after `draftedAtMs` are written ahead. */
 interface Draft {
   ticks: Tick[];
   jobIds: string[];
   multi: BullMulti;
+  draftedAtMs: number;
 }
 
-/** untilWallClock resolves once `clock.nowMs()` reached `atMs` (a timer for the bulk of the wait, then turns of the loop). */
-async function untilWallClock(clock: Clock, atMs: number): Promise<void> {
-  for (let leftMs = atMs - clock.nowMs(); leftMs > 0; leftMs = atMs - clock.nowMs()) {
-    await new Promise<void>((resolve) => (leftMs > 1 ? setTimeout(resolve, leftMs - 1) : setImmediate(resolve)));
-  }
+/** BatchDone: a batch that is in Redis: its plan, the ids of the jobs written, and when their draft was made. */
+interface BatchDone {
+  plan: BatchPlan;
+  jobIds: string[];
+  draftedAtMs: number;
 }
 
 function unwrap(results: PipelineResults): unknown[] {

@@ -3,7 +3,7 @@ import { silentLogger, systemClock, type Clock, type EventLogger } from '@lib/co
 import { CATCH_UP_WINDOW_MS } from './catch-up';
 import type { FencedEnqueuer } from './fenced-enqueuer';
 import type { ScheduleStore } from './schedule-store';
-import { SchedulingRun } from './scheduling-run';
+import { SchedulingRun, WRITE_AHEAD_MS } from './scheduling-run';
 import { SchedulingMessages } from './scheduling.messages';
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
@@ -22,11 +22,18 @@ export interface SchedulerLeadership {
 /** LeaderSchedulerOptions: see LeaderScheduler. */
 export interface LeaderSchedulerOptions {
   store: Pick<ScheduleStore, 'snapshot' | 'detectDataLoss' | 'subscribeChanges' | 'rev'>;
-  enqueuer: Pick<FencedEnqueuer, 'enqueueTicks'>;
+  enqueuer: Pick<FencedEnqueuer, 'enqueueTicks' | 'promoteTicks'>;
   clock?: Clock;
   logger?: EventLogger;
   /** catchUpWindowMs: how far back missed ticks are owed (default CATCH_UP_WINDOW_MS, 10 minutes). */
   catchUpWindowMs?: number;
+  /**
+   * writeAheadMs: each tick is written this long before its instant, as a
+   * delayed job that moves to wait at the instant (default WRITE_AHEAD_MS,
+   * 6 s). Longer than the lease, the ticks due while a crashed leader is
+   * replaced still fire on time. 0 writes each tick when its instant comes.
+   */
+  writeAheadMs?: number;
   /** subscriber: a dedicated connection for change messages (enters subscriber mode); without it, only polling. */
   subscriber?: Redis;
   /** nodeId: forms the lease value `<token>:<nodeId>` when a Leadership has no leaseValue. */
@@ -62,6 +69,8 @@ export class LeaderScheduler {
     }
     const window = options.catchUpWindowMs ?? CATCH_UP_WINDOW_MS;
     if (!(window >= 0)) throw new Error('LeaderScheduler: option catchUpWindowMs must be >= 0');
+    const ahead = options.writeAheadMs ?? WRITE_AHEAD_MS;
+    if (!(ahead >= 0)) throw new Error('LeaderScheduler: option writeAheadMs must be >= 0');
     this.opts = { ...options, clock: options.clock ?? systemClock, logger: options.logger ?? silentLogger };
   }
 
@@ -75,7 +84,8 @@ export class LeaderScheduler {
     const ended = new Promise<void>((resolve) => { finish = resolve; });
     const run = new SchedulingRun({
       store: opts.store, enqueuer: opts.enqueuer, clock: opts.clock, logger: opts.logger,
-      catchUpWindowMs: opts.catchUpWindowMs ?? CATCH_UP_WINDOW_MS, retryDelayMs: opts.retryDelayMs ?? 1000,
+      catchUpWindowMs: opts.catchUpWindowMs ?? CATCH_UP_WINDOW_MS, writeAheadMs: opts.writeAheadMs ?? WRITE_AHEAD_MS,
+      retryDelayMs: opts.retryDelayMs ?? 1000,
       fence: { leaseValue, fencingToken: leadership.token },
       knownNames: this.knownNames,
       isValid: () => !leadership.signal.aborted && leadership.isValid(),

@@ -44,11 +44,14 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
  * ScheduleStore keeps schedule definitions in Redis (`schedules` hash). Every
- * change is one Lua step (writeSchedule-4.lua) that also bumps `schedulesRev`
+ * change is one Lua step (writeSchedule-6.lua) that also bumps `schedulesRev`
  * and publishes `{op, name, rev}` on `schedulesChannel`, so a leader that
  * WATCHes the revision never enqueues a tick of a schedule that changed under
  * it. Creating a schedule, resuming it, or changing its cron or time zone
  * raises its cursor to now: no tick from before that moment is owed.
+ * Changing, pausing or deleting a schedule withdraws, in the same step, the
+ * ticks a leader wrote ahead for it that are not due yet (see SchedulingRun):
+ * nothing written for the old definition runs after the change.
  */
 export class ScheduleStore {
   private readonly redis: Redis;
@@ -100,7 +103,7 @@ export class ScheduleStore {
     return parseAll(await this.redis.hvals(this.keys.schedules));
   }
 
-  /** delete removes a schedule; false if there was none. Its cursor stays, so its instants never repeat. */
+  /** delete removes a schedule (and its ticks written ahead); false if there was none. Its cursor stays, so its instants never repeat. */
   async delete(name: string): Promise<boolean> {
     const [code] = await this.writeRaw('delete', name, '', '', null);
     return code === 1;
@@ -186,8 +189,9 @@ export class ScheduleStore {
   private async writeRaw(op: WriteOp, name: string, json: string, expected: string, raiseCursorMs: number | null) {
     const k = this.keys;
     const cmd = this.redis as unknown as WriteScheduleCommand;
-    const [code, rev] = await cmd.writeSchedule(k.schedules, k.schedulesRev, k.cursor, k.meta, op, name, json,
-      expected, raiseCursorMs === null ? '' : String(raiseCursorMs), String(this.clock.nowMs()), k.schedulesChannel);
+    const [code, rev] = await cmd.writeSchedule(k.schedules, k.schedulesRev, k.cursor, k.meta, k.jobsDelayed, k.runs(name),
+      op, name, json, expected, raiseCursorMs === null ? '' : String(raiseCursorMs), String(this.clock.nowMs()),
+      k.schedulesChannel, k.jobsPrefix);
     return [Number(code), Number(rev)] as const;
   }
 }

@@ -1,5 +1,5 @@
 import type { EventLogger } from '@lib/common';
-import type { EnqueueFence, EnqueueResult, EnqueueTiming } from './fenced-enqueuer';
+import type { EnqueueFence, EnqueueResult, PromoteOutcome } from './fenced-enqueuer';
 import type { Tick } from './enqueue-plan';
 import type { ScheduleSpec } from './schedule-spec';
 import { SchedulingRun } from './scheduling-run';
@@ -17,7 +17,6 @@ function spec(name: string, extra: Record<string, unknown> = {}): ScheduleSpec {
 async function firstPass(specs: ScheduleSpec[], cursors: Map<string, number>,
   opts: { lost?: boolean; knownNames?: Set<string>; infoOff?: boolean } = {}) {
   const calls: Tick[][] = [];
-  const timings: (EnqueueTiming | undefined)[] = [];
   const logged: { event: string; facts: Record<string, unknown> }[] = [];
   const logger: EventLogger = {
     log: (_level, event, _msg, facts = {}) => logged.push({ event, facts }),
@@ -25,24 +24,23 @@ async function firstPass(specs: ScheduleSpec[], cursors: Map<string, number>,
   };
   const enqueuer = {
     // like FencedEnqueuer: batches of 500 (in the order given), each reported through onBatch when given
-    enqueueTicks: async (_fence: EnqueueFence, ticks: readonly Tick[], onBatch?: (part: EnqueueResult) => void,
-      timing?: EnqueueTiming): Promise<EnqueueResult> => {
+    enqueueTicks: async (_fence: EnqueueFence, ticks: readonly Tick[], onBatch?: (part: EnqueueResult) => void): Promise<EnqueueResult> => {
       calls.push([...ticks]);
-      timings.push(timing);
-      const enqueued = ticks.map((t) => ({ ...t, jobId: `${t.spec.name}@${t.fireAtMs}`, enqueuedAtMs: T0 + 5 }));
+      const enqueued = ticks.map((t) => ({ ...t, jobId: `${t.spec.name}@${t.fireAtMs}`, enqueuedAtMs: T0 + 5, ahead: false }));
       if (!onBatch) return { enqueued, skipped: [], stale: false };
       for (let i = 0; i < enqueued.length; i += 500) onBatch({ enqueued: enqueued.slice(i, i + 500), skipped: [], stale: false });
       return { enqueued: [], skipped: [], stale: false };
     },
+    promoteTicks: async (): Promise<PromoteOutcome[]> => { throw new Error('nothing is written ahead here'); },
   };
   const run = new SchedulingRun({
     store: { snapshot: async () => ({ rev: 1, specs, cursors }), detectDataLoss: async () => ({ lost: opts.lost ?? false }) },
-    enqueuer, logger, clock: { nowMs: () => T0, monotonicMs: () => 0 }, catchUpWindowMs: 600_000, retryDelayMs: 1000,
+    enqueuer, logger, clock: { nowMs: () => T0, monotonicMs: () => 0 }, catchUpWindowMs: 600_000, writeAheadMs: 0, retryDelayMs: 1000,
     fence: { leaseValue: '1:n', fencingToken: 1 }, knownNames: opts.knownNames ?? new Set(), isValid: () => true, onStop: () => undefined,
   });
   await run.start();
   await run.stop();
-  return { calls, logged, timings };
+  return { calls, logged };
 }
 
 describe('SchedulingRun', () => {
@@ -52,11 +50,51 @@ describe('SchedulingRun', () => {
   it('catches each schedule up from its own cursor and misfire policy in one enqueue call', async () => {
     const specs = [spec('a'), spec('b', { misfire: 'latest' }), spec('c'), spec('d'), spec('e', { misfire: 'none' })];
     const cursors = new Map([['a', T0 - 3000], ['b', T0 - 3000], ['c', T0 - 3000], ['d', T0 - 1000], ['e', T0 - 3000]]);
-    const { calls, timings } = await firstPass(specs, cursors);
+    const { calls } = await firstPass(specs, cursors);
     expect(calls).toHaveLength(1);
     expect(calls[0].map((t) => `${t.spec.name}${t.fireAtMs - T0}`)).toEqual(['a-2000', 'a-1000', 'a0', 'b0', 'c-2000', 'c-1000', 'c0', 'd0', 'e0']);
-    // never sent before the newest instant it holds (here now), and only while the leadership lasts
-    expect(timings[0]).toEqual({ notBeforeMs: T0, isValid: expect.any(Function) });
+  });
+
+  it('writes ticks writeAheadMs ahead (overlap=skip ones only when they come) and logs each when its promotion moved it', async () => {
+    jest.setSystemTime(T0 + 200);
+    const written: Tick[] = [];
+    const promoted: { ids: string[]; atMs: number; nowMs: number }[] = [];
+    const logged: { event: string; facts: Record<string, unknown> }[] = [];
+    const enqueuer = {
+      enqueueTicks: async (_f: EnqueueFence, ticks: readonly Tick[], onBatch?: (part: EnqueueResult) => void): Promise<EnqueueResult> => {
+        written.push(...ticks);
+        const enqueued = ticks.map((t) => ({ ...t, jobId: `${t.spec.name}@${t.fireAtMs}`, enqueuedAtMs: Date.now(), ahead: t.fireAtMs > Date.now() }));
+        onBatch?.({ enqueued, skipped: [], stale: false });
+        return { enqueued: [], skipped: [], stale: false };
+      },
+      // 'ahead' was withdrawn by a schedule change before its instant: no schedule.fired for it
+      promoteTicks: async (ids: readonly string[], atMs: number): Promise<PromoteOutcome[]> => {
+        promoted.push({ ids: [...ids], atMs, nowMs: Date.now() });
+        return ids.map((id) => (id.startsWith('gone@') ? 'gone' : 'moved'));
+      },
+    };
+    const run = new SchedulingRun({
+      store: { snapshot: async () => ({ rev: 1, specs: [spec('ahead'), spec('gone'), spec('skip', { overlap: 'skip' })],
+        cursors: new Map(['ahead', 'gone', 'skip'].map((n) => [n, T0])) }),
+        detectDataLoss: async () => ({ lost: false }) },
+      enqueuer, logger: { log: (_l, event, _m, facts = {}) => logged.push({ event, facts }) }, clock: { nowMs: () => Date.now(), monotonicMs: () => 0 },
+      catchUpWindowMs: 600_000, writeAheadMs: 2000, retryDelayMs: 1000, fence: { leaseValue: '1:n', fencingToken: 1 },
+      knownNames: new Set(), isValid: () => true, onStop: () => undefined,
+    });
+    await run.start();
+    // at T0+200: the instants T0+1 s and T0+2 s of the every-second schedules, not of the overlap=skip one
+    expect(written.map((t) => `${t.spec.name}@${t.fireAtMs - T0}`).sort()).toEqual(['ahead@1000', 'ahead@2000', 'gone@1000', 'gone@2000']);
+    expect(promoted).toEqual([]);
+    await jest.advanceTimersByTimeAsync(800); // T0+1000
+    expect(promoted).toHaveLength(1); // one promotion per instant, once the wall clock reached it
+    expect(promoted[0]).toEqual({ ids: [`ahead@${T0 + 1000}`, `gone@${T0 + 1000}`], atMs: T0 + 1000, nowMs: T0 + 1000 });
+    expect(written.filter((t) => t.spec.name === 'skip').map((t) => t.fireAtMs - T0)).toEqual([1000]); // when node-cron fired it
+    const fired = logged.filter((l) => l.event === 'schedule.fired').map((l) => `${String(l.facts.jobId)}:${String(l.facts.lagMs)}`);
+    expect(fired).toEqual(expect.arrayContaining([`ahead@${T0 + 1000}:0`]));
+    expect(fired.some((f) => f.startsWith('gone@'))).toBe(false);
+    await run.stop();
+    await jest.advanceTimersByTimeAsync(5000); // stopped: no promotion is left behind (workers promote what a lost leadership leaves)
+    expect(promoted.every((p) => p.atMs <= T0 + 1000)).toBe(true);
   });
 
   it('reports every enqueued tick as schedule.fired with its instant and lag, and the caught-up count per schedule', async () => {

@@ -2,20 +2,23 @@ import { logs, type Clock, type EventLogger } from '@lib/common';
 import { dueTicks, type CronCalendar } from './catch-up';
 import { CronGroups, groupKey, memoCalendar } from './cron-groups';
 import type { Tick } from './enqueue-plan';
-import type { EnqueueFence, EnqueueResult, EnqueueTiming } from './fenced-enqueuer';
+import type { EnqueueFence, EnqueuedTick, EnqueueResult, PromoteOutcome } from './fenced-enqueuer';
 import type { ScheduleSnapshot } from './schedule-store';
 import type { MisfirePolicy, ScheduleSpec } from './schedule-spec';
-import { FencedOffError, LeadershipEndedError } from './scheduling.errors';
+import { FencedOffError } from './scheduling.errors';
 
 /** RunDeps: what one leadership's scheduling needs (narrow views of the store and enqueuer). */
 export interface RunDeps {
   store: { snapshot(): Promise<ScheduleSnapshot>; detectDataLoss(): Promise<{ lost: boolean }> };
   enqueuer: {
-    enqueueTicks(fence: EnqueueFence, ticks: readonly Tick[], onBatch?: (part: EnqueueResult) => void, timing?: EnqueueTiming): Promise<EnqueueResult>;
+    enqueueTicks(fence: EnqueueFence, ticks: readonly Tick[], onBatch?: (part: EnqueueResult) => void): Promise<EnqueueResult>;
+    promoteTicks(jobIds: readonly string[], nowMs: number): Promise<PromoteOutcome[]>;
   };
   clock: Clock;
   logger: EventLogger;
   catchUpWindowMs: number;
+  /** writeAheadMs: how long before its instant each tick is written (see SchedulingRun); 0 writes ticks when they come. */
+  writeAheadMs: number;
   retryDelayMs: number;
   fence: { leaseValue: string; fencingToken: number };
   /** knownNames: schedule names this node last loaded; outlives the run so a later term can report data loss. */
@@ -26,12 +29,11 @@ export interface RunDeps {
 }
 
 /**
- * PREPARE_AHEAD_MS: each cron group wakes this long before its instant; the
- * instant's ticks are planned and their first MULTI drafted then, and sent
- * the moment the instant comes (never before). Drafting 500 jobs takes
- * ~25 ms here; the rest is margin for a busy event loop.
+ * WRITE_AHEAD_MS: the default of `writeAheadMs` (LeaderScheduler): the
+ * default lease (5 s) plus 1 s, so that the ticks of a leader that crashed
+ * are in Redis until a new leader is up (see SchedulingRun).
  */
-export const PREPARE_AHEAD_MS = 100;
+export const WRITE_AHEAD_MS = 6000;
 
 /**
  * SchedulingRun is the scheduling work of one leadership term: schedules and
@@ -39,6 +41,18 @@ export const PREPARE_AHEAD_MS = 100;
  * serialized chain that enqueues everything due (and reloads). Instants at or
  * after `liveSinceMs` (when this term began) are owed whatever the misfire
  * policy; earlier ones follow it.
+ *
+ * Ticks are written ahead: each cron group wakes `writeAheadMs` before each
+ * of its instants, and that instant's ticks are written then as BullMQ
+ * delayed jobs due at the instant (fenced and exactly once, like any tick;
+ * the cursor moves when they are written). When the instant comes the run
+ * moves them to wait in one script per 1,000 (promoteTicks) and logs
+ * `schedule.fired`; Redis then only moves ids instead of creating jobs, and
+ * should this leader die first, any worker promotes them by itself: the
+ * ticks of the next `writeAheadMs` fire on time through a failover. A
+ * schedule change withdraws its ticks written ahead (ScheduleStore).
+ * overlap=skip schedules are the exception: whether their previous run is
+ * still going is decided when node-cron fires the instant, never ahead.
  */
 export class SchedulingRun {
   private readonly liveSinceMs: number;
@@ -51,12 +65,14 @@ export class SchedulingRun {
   private flushQueued = false;
   private reloadQueued?: Promise<void>;
   private retryTimer?: NodeJS.Timeout;
+  /** promotions: instant → the ticks written ahead for it, and the timer that promotes them when it comes. */
+  private readonly promotions = new Map<number, { ticks: EnqueuedTick[]; timer: NodeJS.Timeout }>();
   private stopped = false;
 
   constructor(private readonly deps: RunDeps) {
     this.liveSinceMs = deps.clock.nowMs();
-    this.groups = new CronGroups((key, instantMs) => this.onCronTick(key, instantMs), {
-      earlyMs: PREPARE_AHEAD_MS, nowMs: () => deps.clock.nowMs(),
+    this.groups = new CronGroups((key, instantMs, early) => this.onCronTick(key, instantMs, early), {
+      earlyMs: deps.writeAheadMs, nowMs: () => deps.clock.nowMs(),
     });
   }
 
@@ -80,7 +96,7 @@ export class SchedulingRun {
     return this.reloadQueued;
   }
 
-  /** stop destroys every task at once and drops pending ticks; settles when in-flight work has. */
+  /** stop destroys every task at once and drops pending ticks and promotions (workers promote those); settles when in-flight work has. */
   async stop(): Promise<void> {
     this.halt();
     await this.chain;
@@ -91,6 +107,8 @@ export class SchedulingRun {
     this.groups.destroyAll();
     this.pending = [];
     clearTimeout(this.retryTimer);
+    for (const { timer } of this.promotions.values()) clearTimeout(timer);
+    this.promotions.clear();
   }
 
   private stopSelf(reason: string, error?: unknown): void {
@@ -125,8 +143,8 @@ export class SchedulingRun {
     this.rev = snapshot.rev;
     this.specs = specs;
     this.cursors = cursors;
-    this.groups.sync(active);
     this.pending = [];
+    // 1. the catch-up, up to now: what was missed follows each misfire policy
     const nowMs = this.deps.clock.nowMs();
     const calendars = new Map<string, DueMemo>();
     for (const spec of active) {
@@ -134,6 +152,14 @@ export class SchedulingRun {
       let memo = calendars.get(key);
       if (!memo) calendars.set(key, (memo = new DueMemo(memoCalendar(spec))));
       this.planSchedule(spec, nowMs, memo);
+    }
+    // 2. the instants to come within writeAheadMs: a new group plans them as it is armed, and a schedule
+    // new to a group armed before joins the instants that group has written ahead already
+    this.groups.sync(active);
+    for (const spec of active) {
+      const key = groupKey(spec);
+      const untilMs = this.groups.announcedUntil(key);
+      if (untilMs > nowMs && spec.overlap !== 'skip') this.planSchedule(spec, untilMs, calendars.get(key)!);
     }
     await this.flush();
   }
@@ -146,12 +172,13 @@ export class SchedulingRun {
     this.deps.logger.log(missing.length > 0 ? 'error' : 'warn', 'schedules.missing', msg, { names: missing, count: missing.length });
   }
 
-  private onCronTick(key: string, instantMs: number): void {
+  /** A cron group's instant: written ahead when `early`, except for overlap=skip schedules (decided when it comes). */
+  private onCronTick(key: string, instantMs: number, early: boolean): void {
     if (this.stopped) return;
     const calendar = new DueMemo(memoCalendar(parseKey(key)));
     for (const name of this.groups.members(key)) {
       const spec = this.specs.get(name);
-      if (spec && !spec.paused) this.planSchedule(spec, instantMs, calendar);
+      if (spec && !spec.paused && !(early && spec.overlap === 'skip')) this.planSchedule(spec, instantMs, calendar);
     }
     if (!this.flushQueued && this.pending.length > 0) {
       this.flushQueued = true;
@@ -159,10 +186,10 @@ export class SchedulingRun {
     }
   }
 
-  /** Queues the due ticks of one schedule up to `nowMs` and moves its in-memory cursor past them. */
+  /** Queues the due ticks of one schedule up to `nowMs` (an instant still to come, when writing ahead) and moves its in-memory cursor past them. */
   private planSchedule(spec: ScheduleSpec, nowMs: number, memo: DueMemo): void {
     const cursorMs = this.cursors.get(spec.name) ?? this.liveSinceMs;
-    const due = memo.dueTicks(cursorMs, spec.misfire, (cron) =>
+    const due = memo.dueTicks(cursorMs, nowMs, spec.misfire, (cron) =>
       dueTicks({ cursorMs, nowMs, windowMs: this.deps.catchUpWindowMs, misfire: spec.misfire, cron, liveSinceMs: this.liveSinceMs }));
     for (const fireAtMs of due) this.pending.push({ spec, fireAtMs });
     if (nowMs > cursorMs) this.cursors.set(spec.name, nowMs);
@@ -177,31 +204,28 @@ export class SchedulingRun {
     this.pending = [];
     // Reported batch by batch: logs follow the enqueue, and a big catch-up holds no list of all its results.
     const caughtUp = new Map<string, number>();
-    // Ticks of an instant still to come (an early wake-up) leave at that instant: never before it.
-    let notBeforeMs = 0;
-    for (const t of ticks) if (t.fireAtMs > notBeforeMs) notBeforeMs = t.fireAtMs;
     const result = await this.deps.enqueuer.enqueueTicks({ ...this.deps.fence, rev: this.rev }, ticks,
-      (part) => this.report(part, caughtUp), { notBeforeMs, isValid: () => this.deps.isValid() });
+      (part) => this.report(part, caughtUp));
     for (const [schedule, count] of caughtUp) {
       this.deps.logger.log('info', 'schedule.caught-up', `${schedule}: ${count} missed tick(s) enqueued`, { schedule, count });
     }
     if (result.stale && !this.stopped) void this.requestReload();
   }
 
-  /** report logs one batch's fired and skipped ticks, and counts its caught-up ticks per schedule into `caughtUp`. */
+  /**
+   * report logs one batch's fired and skipped ticks, and counts its caught-up
+   * ticks per schedule into `caughtUp`. Ticks written ahead fire when they
+   * are promoted at their instant (promoteAt).
+   */
   private report(result: EnqueueResult, caughtUp: Map<string, number>): void {
     const { logger } = this.deps;
-    const iso = new Map<number, string>(); // thousands of ticks share an instant
-    const firedLogged = logs(logger, 'info'); // one line per tick: not even built when info is off
+    const fired: EnqueuedTick[] = [];
     for (const t of result.enqueued) {
+      if (t.ahead) this.promoteAt(t);
+      else fired.push(t);
       if (t.fireAtMs < this.liveSinceMs) caughtUp.set(t.spec.name, (caughtUp.get(t.spec.name) ?? 0) + 1);
-      if (!firedLogged) continue;
-      let scheduledFor = iso.get(t.fireAtMs);
-      if (scheduledFor === undefined) iso.set(t.fireAtMs, (scheduledFor = new Date(t.fireAtMs).toISOString()));
-      logger.log('info', 'schedule.fired', `${t.spec.name} fired for ${scheduledFor}`, {
-        schedule: t.spec.name, scheduledFor, jobId: t.jobId, lagMs: t.enqueuedAtMs - t.fireAtMs,
-      });
     }
+    this.logFired(fired);
     for (const { tick, reason } of result.skipped) {
       if (reason === 'stale-schedules') continue; // recomputed after the reload
       const scheduledFor = new Date(tick.fireAtMs).toISOString();
@@ -211,11 +235,65 @@ export class SchedulingRun {
     }
   }
 
+  /** logFired logs `schedule.fired` per tick, with its lag; when info is off the lines are not even built. */
+  private logFired(ticks: EnqueuedTick[]): void {
+    const { logger } = this.deps;
+    if (ticks.length === 0 || !logs(logger, 'info')) return;
+    const iso = new Map<number, string>(); // thousands of ticks share an instant
+    for (const t of ticks) {
+      let scheduledFor = iso.get(t.fireAtMs);
+      if (scheduledFor === undefined) iso.set(t.fireAtMs, (scheduledFor = new Date(t.fireAtMs).toISOString()));
+      logger.log('info', 'schedule.fired', `${t.spec.name} fired for ${scheduledFor}`, {
+        schedule: t.spec.name, scheduledFor, jobId: t.jobId, lagMs: t.enqueuedAtMs - t.fireAtMs,
+      });
+    }
+  }
+
+  /** promoteAt joins a tick written ahead to its instant's promotion, setting that promotion's timer if it is the first. */
+  private promoteAt(tick: EnqueuedTick): void {
+    if (this.stopped) return;
+    const atMs = tick.fireAtMs;
+    let due = this.promotions.get(atMs);
+    if (!due) {
+      const waitMs = Math.max(0, atMs - this.deps.clock.nowMs() - 1); // the last millisecond is waited out in promote
+      due = { ticks: [], timer: setTimeout(() => void this.promote(atMs), waitMs) };
+      this.promotions.set(atMs, due);
+    }
+    due.ticks.push(tick);
+  }
+
+  /**
+   * promote moves the ticks written ahead for `atMs` to wait once the wall
+   * clock reached it (never before) and logs those that fired. Nothing is
+   * done once the leadership is over, and a failure is only logged: in both
+   * cases the workers promote the jobs by themselves (BullMQ's delayed jobs).
+   */
+  private async promote(atMs: number): Promise<void> {
+    await untilWallClock(this.deps.clock, atMs);
+    const due = this.promotions.get(atMs);
+    this.promotions.delete(atMs);
+    if (!due || this.stopped || !this.deps.isValid()) return;
+    let outcomes: PromoteOutcome[];
+    try {
+      outcomes = await this.deps.enqueuer.promoteTicks(due.ticks.map((t) => t.jobId), atMs);
+    } catch (err) {
+      const error = (err as Error)?.message ?? String(err);
+      this.deps.logger.log('warn', 'schedule.promote-failed', `could not move the ticks of ${new Date(atMs).toISOString()} to wait (workers will): ${error}`, {
+        scheduledFor: new Date(atMs).toISOString(), count: due.ticks.length, error,
+      });
+      return;
+    }
+    if (this.stopped) return;
+    const promotedAtMs = this.deps.clock.nowMs();
+    // 'earlier': a worker promoted it first; 'gone': a schedule change withdrew it
+    const fired = due.ticks.filter((_, i) => outcomes[i] === 'moved' || outcomes[i] === 'earlier');
+    this.logFired(fired.map((t) => ({ ...t, enqueuedAtMs: promotedAtMs })));
+  }
+
   /** A fence error ends the run; any other error reloads from Redis after a delay (cursors there are the truth). */
   private onWorkError(err: unknown): void {
     if (this.stopped) return;
     if (err instanceof FencedOffError) return this.stopSelf('fenced-off', err);
-    if (err instanceof LeadershipEndedError) return this.stopSelf('leadership-invalid');
     this.deps.logger.log('error', 'schedule.enqueue-failed', `scheduling pass failed, retrying: ${(err as Error)?.message ?? err}`, {
       error: (err as Error)?.message ?? String(err), retryInMs: this.deps.retryDelayMs,
     });
@@ -226,20 +304,26 @@ export class SchedulingRun {
 
 /**
  * DueMemo: within one pass over one (cron, timezone) group, schedules with the
- * same cursor and misfire policy have the same due instants; compute them once
- * (10,000 schedules at one cursor cost one dueTicks, not 10,000).
+ * same cursor, end and misfire policy have the same due instants; compute
+ * them once (10,000 schedules at one cursor cost one dueTicks, not 10,000).
  */
 class DueMemo {
-  private readonly byCursor = new Map<number, Map<MisfirePolicy, number[]>>();
+  private readonly memo = new Map<string, number[]>();
 
   constructor(private readonly calendar: CronCalendar) {}
 
-  dueTicks(cursorMs: number, misfire: MisfirePolicy, compute: (calendar: CronCalendar) => number[]): number[] {
-    let byMisfire = this.byCursor.get(cursorMs);
-    if (!byMisfire) this.byCursor.set(cursorMs, (byMisfire = new Map()));
-    let due = byMisfire.get(misfire);
-    if (!due) byMisfire.set(misfire, (due = compute(this.calendar)));
+  dueTicks(cursorMs: number, nowMs: number, misfire: MisfirePolicy, compute: (calendar: CronCalendar) => number[]): number[] {
+    const key = `${cursorMs}:${nowMs}:${misfire}`;
+    let due = this.memo.get(key);
+    if (!due) this.memo.set(key, (due = compute(this.calendar)));
     return due;
+  }
+}
+
+/** untilWallClock resolves once `clock.nowMs()` reached `atMs` (a timer for the bulk of the wait, then turns of the loop). */
+async function untilWallClock(clock: Clock, atMs: number): Promise<void> {
+  for (let leftMs = atMs - clock.nowMs(); leftMs > 0; leftMs = atMs - clock.nowMs()) {
+    await new Promise<void>((resolve) => (leftMs > 1 ? setTimeout(resolve, leftMs - 1) : setImmediate(resolve)));
   }
 }
 

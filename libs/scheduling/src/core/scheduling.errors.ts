@@ -20,17 +20,6 @@ export class FencedOffError extends Error {
   }
 }
 
-/**
- * LeadershipEndedError: the leadership ended (its renew deadline passed)
- * while an enqueue waited for its ticks' instant. Nothing was sent.
- */
-export class LeadershipEndedError extends Error {
-  override readonly name = 'LeadershipEndedError';
-  constructor() {
-    super(SchedulingMessages.leadershipEnded);
-  }
-}
-
 /** ScheduleWriteConflictError: a compare-and-set write lost to concurrent writers too many times. */
 export class ScheduleWriteConflictError extends Error {
   override readonly name = 'ScheduleWriteConflictError';

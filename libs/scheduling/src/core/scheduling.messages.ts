@@ -3,7 +3,6 @@ export const SchedulingMessages = {
   scheduleExists: (name: string) => `schedule '${name}' already exists; use PUT /api/schedules/${name} to replace it`,
   fencedOff: (expected: string, found: string | null) =>
     `leadership lease is no longer ours (expected '${expected}', found ${found === null ? 'none' : `'${found}'`}); enqueue refused`,
-  leadershipEnded: 'leadership ended while the enqueue waited for its instant; nothing was sent',
   writeConflict: (name: string) => `schedule '${name}' kept changing while being written; try again`,
   missingOption: (owner: string, field: string) => `${owner}: option '${field}' is required`,
 } as const;

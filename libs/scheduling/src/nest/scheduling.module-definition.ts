@@ -6,7 +6,8 @@ import type { Redis } from 'ioredis';
  * SchedulingModuleOptions: `redis` serves the schedule store and manual
  * triggers; `enqueuer` is the leader's dedicated WATCH/MULTI connection,
  * opened with fencedConnectionOptions and used by nothing else; `subscriber`
- * receives schedule changes. catchUpWindowMs defaults to CATCH_UP_WINDOW_MS.
+ * receives schedule changes. catchUpWindowMs defaults to CATCH_UP_WINDOW_MS,
+ * writeAheadMs to WRITE_AHEAD_MS (see LeaderSchedulerOptions).
  */
 export interface SchedulingModuleOptions {
   redis: Redis;
@@ -15,6 +16,7 @@ export interface SchedulingModuleOptions {
   prefix: string;
   nodeId: string;
   catchUpWindowMs?: number;
+  writeAheadMs?: number;
   clock?: Clock;
 }
 

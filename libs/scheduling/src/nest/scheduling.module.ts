@@ -38,7 +38,7 @@ import { SchedulingService } from './scheduling.service';
       useFactory: (o: SchedulingModuleOptions, store: ScheduleStore, enqueuer: FencedEnqueuer, election: ElectionService, logger: EventLogger) =>
         new LeaderScheduler({
           store, enqueuer, logger, clock: o.clock ?? systemClock, catchUpWindowMs: o.catchUpWindowMs,
-          subscriber: o.subscriber, nodeId: o.nodeId,
+          writeAheadMs: o.writeAheadMs, subscriber: o.subscriber, nodeId: o.nodeId,
           // Redis refused our lease: hand leadership over rather than lead without scheduling.
           onFencedOff: () => void election.elector.resign(),
         }),

@@ -39,23 +39,26 @@ const iso = (ms: string | null | undefined) => (ms ? new Date(Number(ms)).toISOS
  * the state. `runs:<name>` (job ids scored by scheduled instant, written with
  * each job by the scheduler, trimmed to RUNS_KEPT) indexes them per schedule.
  * A run lives as long as BullMQ keeps its job (`jobOptions`: completed 7 days
- * or the newest 100,000, failed 7 days); ids whose job is gone are left out.
+ * or the newest 100,000, failed 7 days); ids whose job is gone are left out,
+ * and so are ticks written ahead whose instant has not come yet.
  */
 export class RunHistory {
   private readonly redis: Redis;
   private readonly keys: BatonKeys;
+  private readonly nowMs: () => number;
 
-  constructor(opts: { redis: Redis; prefix: string }) {
+  constructor(opts: { redis: Redis; prefix: string; nowMs?: () => number }) {
     if (!opts?.redis) throw new TypeError('RunHistory option "redis" is required');
     if (typeof opts.prefix !== 'string' || !opts.prefix) throw new TypeError('RunHistory option "prefix" must be a non-empty string');
     this.redis = opts.redis;
     this.keys = batonKeys(opts.prefix);
+    this.nowMs = opts.nowMs ?? Date.now;
   }
 
-  /** list returns up to `limit` (1-1000, default 20) runs of `schedule`, newest scheduled instant first. */
+  /** list returns up to `limit` (1-1000, default 20) runs of `schedule` whose instant has come, newest first. */
   async list(schedule: string, limit = 20): Promise<RunRecord[]> {
     if (!Number.isInteger(limit) || limit < 1 || limit > RUNS_KEPT) throw new RangeError(workerMessages.badLimit(limit));
-    const flat = await this.redis.zrevrange(this.keys.runs(schedule), 0, limit - 1, 'WITHSCORES');
+    const flat = await this.redis.zrevrangebyscore(this.keys.runs(schedule), this.nowMs(), '-inf', 'WITHSCORES', 'LIMIT', 0, limit);
     const ids: Array<{ jobId: string; scoreMs: number }> = [];
     for (let i = 0; i + 1 < flat.length; i += 2) ids.push({ jobId: String(flat[i]), scoreMs: Number(flat[i + 1]) });
     const runs = await this.read(ids.map((i) => i.jobId));

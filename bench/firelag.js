@@ -174,10 +174,17 @@ async function run({ smoke, log }) {
   for (const n of config.sizes) {
     const modes = config.killSizes.includes(n) ? ['steady', 'kill'] : ['steady'];
     for (const mode of config.killOnly ? ['kill'] : modes) {
-      for (const system of ['baton', 'bullmq']) cases.push(await runCase(system, n, mode, config, log));
+      for (const system of ['baton', 'bullmq']) {
+        try {
+          cases.push(await runCase(system, n, mode, config, log));
+        } catch (err) { // one broken case must not lose the others' figures
+          log(`${system} n=${n} ${mode}: not measured: ${err.message}`);
+          cases.push({ system, n, mode, error: err.message });
+        }
+      }
     }
   }
-  const rows = cases.map((c) => [c.system, c.n, c.mode, `${c.enqueued}/${c.expected}`, c.lost, c.owed, c.doubled, c.reRun, c.notStarted,
+  const rows = cases.filter((c) => !c.error).map((c) => [c.system, c.n, c.mode, `${c.enqueued}/${c.expected}`, c.lost, c.owed, c.doubled, c.reRun, c.notStarted,
     fmt(c.enqueueLagMs), fmt(c.startLagMs), c.floor?.medianMs]);
   log(table(['system', 'N', 'mode', 'jobs', 'lost', 'owed', 'doubled', 're-run', 'not started', 'enqueue lag p50/p99/max', 'start lag p50/p99/max', 'floor ms'], rows));
   return { config, cases };

@@ -21,7 +21,7 @@ function targetsTable(R) {
     rows.push([`crash failover p99, lease ${l.lease} ms`, `≤ ${l.lease + 150} ms`, `${l.crash.electedMs.p99} ms`, verdict(l.crash.electedMs.p99 <= l.lease + 150)]);
     rows.push([`graceful handover p99, lease ${l.lease} ms`, '≤ 50 ms', `${l.graceful.electedMs.p99} ms`, verdict(l.graceful.electedMs.p99 <= 50)]);
   }
-  const fl = (sys, n, mode) => R.firelag?.cases.find((c) => c.system === sys && c.n === n && c.mode === mode);
+  const fl = (sys, n, mode) => R.firelag?.cases.find((c) => c.system === sys && c.n === n && c.mode === mode && !c.error);
   for (const [n, bar] of [[100, 10], [1000, 50]]) {
     const c = fl('baton', n, 'steady');
     if (c) rows.push([`enqueue lag p99, ${n} schedules`, `≤ ${bar} ms`, `${c.enqueueLagMs?.p99} ms`, verdict(c.enqueueLagMs?.p99 <= bar)]);
@@ -38,7 +38,10 @@ function targetsTable(R) {
     rows.push(['enqueue lag p99, 10,000 schedules, 3 nodes with workers', `≤ 1.5 × floor = ${r1(bar)} ms (addBulk of 10,000: ${big.floor.medianMs} ms)`,
       `${big.enqueueLagMs?.p99} ms`, verdict(big.enqueueLagMs?.p99 <= bar)]);
   }
-  for (const c of (R.firelag?.cases ?? []).filter((x) => x.system === 'baton')) {
+  for (const c of (R.firelag?.cases ?? []).filter((x) => x.system === 'baton' && x.error)) {
+    rows.push([`fire lag, Baton ${c.n} ${c.mode}`, 'measured', `not measured: ${c.error}`, '**missed**']);
+  }
+  for (const c of (R.firelag?.cases ?? []).filter((x) => x.system === 'baton' && !x.error)) {
     const peer = fl('bullmq', c.n, c.mode);
     if (peer?.startLagMs && c.startLagMs) {
       for (const q of ['median', 'p99']) {
@@ -68,7 +71,7 @@ function failoverSection(f) {
   const audit = f.leases.map((l) => `lease ${l.lease} ms: ${l.audit.ticks} ticks, ${l.audit.lost} lost, ${l.audit.doubled} doubled, ${l.audit.reRun} re-run`).join('; ');
   return ['## Failover', '',
     `Three real node processes, one every-second schedule; the leader is killed (SIGKILL) or stopped (SIGTERM) ${1000 - f.config.faultPhaseMs} ms before a tick is due; ${f.config.trials} trials per row. ` +
-    '(a) fault → `leader.elected` on another node; (b) fault → the tick due right after the fault is in the queue, ready to run (its job\'s `waiting` event, Redis\'s clock; moved there by the new leader, or by a worker when the old leader had written it ahead), and that tick\'s lag. All times in ms. Every tick is written a lease + 1 s ahead of its instant (`writeAheadMs`), so ticks due during the failover still fire on time; the picture shows which ones the workers moved.', '',
+    '(a) fault → `leader.elected` on another node; (b) fault → the tick due right after the fault is in the queue, ready to run (its job\'s `waiting` event, Redis\'s clock; moved there by the new leader, or by a worker when the old leader had written it ahead), and that tick\'s lag. All times in ms. Every tick is written over a lease ahead of its instant (`writeAheadFor(lease)`: 2.5 / 3.5 / 6.5 s), so ticks due during the failover still fire on time; the picture shows which ones the workers moved.', '',
     md(['lease', 'fault', 'trials', '(a) p50', '(a) p99', '(a) max', '(b) p50', '(b) p99', 'tick lag p50', 'tick lag p99'], rows), '',
     `Ticks of the schedule over all trials: ${audit}.`, '',
     'Kubernetes client-go leader election with its common defaults (LeaseDuration 15 s, RenewDeadline 10 s, RetryPeriod 2 s, ' +
@@ -82,8 +85,8 @@ function failoverSection(f) {
 
 function firelagSection(f) {
   const fmt = (s) => (s ? `${s.median} / ${s.p99} / ${s.max}` : '–');
-  const rows = f.cases.map((c) => [c.system, c.n, c.mode, `${c.enqueued}/${c.expected}`, c.lost, c.owed ?? '–', c.doubled, c.reRun, c.notStarted,
-    fmt(c.enqueueLagMs), fmt(c.startLagMs), c.floor ? `${c.floor.medianMs} ms (${c.floor.perSecond}/s)` : '']);
+  const rows = f.cases.map((c) => (c.error ? [c.system, c.n, c.mode, `not measured: ${c.error}`, '', '', '', '', '', '', '', ''] : [c.system, c.n, c.mode, `${c.enqueued}/${c.expected}`, c.lost, c.owed ?? '–', c.doubled, c.reRun, c.notStarted,
+    fmt(c.enqueueLagMs), fmt(c.startLagMs), c.floor ? `${c.floor.medianMs} ms (${c.floor.perSecond}/s)` : '']));
   return ['## Fire lag', '',
     `${f.config.nodes} Baton nodes (lease ${f.config.leaseMs} ms, worker concurrency ${f.config.concurrency}, LOG_LEVEL=warn, the \`log\` handler) ` +
     `against BullMQ Job Schedulers (\`upsertJobScheduler(name, { pattern: '* * * * * *' })\`) run by ${f.config.nodes} plain BullMQ Worker processes with ` +
@@ -155,8 +158,8 @@ function writeReport({ smoke = false, outDir = path.join(ROOT, 'docs'), log = ()
     const lease = R.failover.leases.find((l) => l.lease === 2000) ?? R.failover.leases[0];
     fs.writeFileSync(path.join(outDir, 'bench-failover.svg'), failoverSvg(lease.timelines));
   }
-  const pick = R.firelag?.cases.filter((c) => c.n === 1000 && c.mode === 'steady');
-  const cases = pick?.length ? pick : R.firelag?.cases.filter((c) => c.mode === 'steady').slice(0, 2);
+  const pick = R.firelag?.cases.filter((c) => c.n === 1000 && c.mode === 'steady' && !c.error);
+  const cases = pick?.length ? pick : R.firelag?.cases.filter((c) => c.mode === 'steady' && !c.error).slice(0, 2);
   if (cases?.length) {
     const series = cases.flatMap((c) => [{ label: `${c.system}: handler start (N=${c.n})`, q: c.startCdf }, { label: `${c.system}: enqueue (N=${c.n})`, q: c.enqueueCdf, dashed: true }]);
     fs.writeFileSync(path.join(outDir, 'bench-firelag.svg'), cdfSvg('Fire lag, every-second schedules: Baton vs BullMQ Job Schedulers (CDF, log scale)', series));

@@ -38,7 +38,7 @@ async function openDeployment(url, prefix, { batchSize, baseline } = {}) {
   const fencedConn = new Redis(url, fencedConnectionOptions);
   const rawQueue = new Queue(keys.queueName, { connection: rawConn, prefix: keys.tag });
   const fencedQueue = new Queue(keys.queueName, { connection: fencedConn, prefix: keys.tag });
-  const enqueuer = new FencedEnqueuer({ redis: fencedConn, queue: fencedQueue, prefix, batchSize });
+  const enqueuer = new FencedEnqueuer({ redis: fencedConn, queue: fencedQueue, prefix, batchSize, promoter: admin }); // as a node does
   // The baseline enqueuer (BENCH_BASELINE) gets its own connection and queue, like the current one.
   const baseConn = baseline && new Redis(url, fencedConnectionOptions);
   const baseQueue = baseline && new Queue(keys.queueName, { connection: baseConn, prefix: keys.tag });

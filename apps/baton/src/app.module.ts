@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { systemClock, type EventLogger } from '@lib/common';
 import { ElectionModule } from '@lib/election';
-import { SchedulingModule } from '@lib/scheduling';
+import { SchedulingModule, writeAheadFor } from '@lib/scheduling';
 import { HandlerRegistry, WorkerModule } from '@lib/worker';
 import { hostname } from 'node:os';
 import { ClusterController } from './api/cluster.controller';
@@ -44,8 +44,8 @@ export class AppModule {
           useFactory: (r: RedisConnections) => ({
             redis: r.get('commands'), enqueuer: r.get('enqueuer'), subscriber: r.get('schedules-sub'),
             prefix: config.prefix, nodeId: config.nodeId, catchUpWindowMs: config.catchUpWindowMs,
-            // Ticks are in Redis a lease and a second before their instant: they fire on time through a crash failover.
-            writeAheadMs: config.leaseMs + 1000,
+            // Ticks are in Redis over a lease before their instant: they fire on time through a crash failover.
+            writeAheadMs: writeAheadFor(config.leaseMs),
           }),
         }),
         WorkerModule.forRootAsync({

@@ -11,12 +11,13 @@ import type { ScheduleSpec } from './schedule-spec';
 
 /**
  * ENQUEUE_BATCH_SIZE: ticks per WATCH/MULTI (default of the `batchSize`
- * option). One MULTI blocks Redis for its whole EXEC, about 40 µs per job
- * (bullmq's addStandardJob plus the runs index): ~20 ms for 500, during which
- * workers and the lease renewal wait. Measured (bench/run.js), 250 to 2,000
- * enqueue 10,000 ticks equally fast, so the smaller stall wins.
+ * option). One MULTI blocks Redis for its whole EXEC, about 40–100 µs per job
+ * (bullmq's add-job script plus the runs index): 10–25 ms for 250, during
+ * which workers, the lease renewal and the promotion of a due instant wait.
+ * Measured (bench/run.js), 250 to 2,000 enqueue 10,000 ticks equally fast,
+ * so the smallest stall wins.
  */
-export const ENQUEUE_BATCH_SIZE = 500;
+export const ENQUEUE_BATCH_SIZE = 250;
 const WATCH_RETRIES = 10;
 /** PROMOTE_CHUNK: job ids per promoteTicks call (~10 µs of Redis each: one call never blocks Redis for long). */
 const PROMOTE_CHUNK = 1000;
@@ -42,6 +43,12 @@ export interface FencedEnqueuerOptions {
   clock?: Clock;
   /** batchSize: ticks per WATCH/MULTI, ≥ 1 (default ENQUEUE_BATCH_SIZE; see there for the trade-off). */
   batchSize?: number;
+  /**
+   * promoter: an ordinary connection (not `redis`) for promoteTicks, so that
+   * promoting a due instant never queues behind the MULTIs writing later
+   * instants ahead on `redis` (default `redis`).
+   */
+  promoter?: Redis;
 }
 
 /**
@@ -99,6 +106,7 @@ export interface EnqueueResult {
  */
 export class FencedEnqueuer {
   private readonly redis: Redis;
+  private readonly promoter: Redis;
   private readonly queue: Queue;
   private readonly keys: BatonKeys;
   private readonly clock: Clock;
@@ -124,7 +132,8 @@ export class FencedEnqueuer {
     this.batchSize = options.batchSize ?? ENQUEUE_BATCH_SIZE;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new Error('FencedEnqueuer: option batchSize must be an integer >= 1');
     this.redis.on('close', () => { this.connectionEpoch++; });
-    defineLuaCommands(this.redis, join(__dirname, '../lua'));
+    this.promoter = options.promoter ?? options.redis;
+    defineLuaCommands(this.promoter, join(__dirname, '../lua'));
   }
 
   /**
@@ -169,13 +178,14 @@ export class FencedEnqueuer {
    * promoteTicks moves the jobs `jobIds` (ticks written ahead) that are due
    * at `nowMs` from BullMQ's delayed set to wait, waking the workers, and
    * tells what became of each (PromoteOutcome, in order). Unfenced and not
-   * serialized behind enqueueTicks: moving a due job to wait is what any
-   * worker does too, and it touches no key enqueueTicks WATCHes. Call it at
-   * or after `nowMs` on the wall clock, never before: nothing may run early.
+   * serialized behind enqueueTicks (it goes out on the `promoter`
+   * connection): moving a due job to wait is what any worker does too, and
+   * it touches no key enqueueTicks WATCHes. Call it at or after `nowMs` on
+   * the wall clock, never before: nothing may run early.
    */
   async promoteTicks(jobIds: readonly string[], nowMs: number): Promise<PromoteOutcome[]> {
     const keys = promoteKeys(this.queue);
-    const cmd = this.redis as unknown as { promoteTicks(...args: (string | number)[]): Promise<number[]> };
+    const cmd = this.promoter as unknown as { promoteTicks(...args: (string | number)[]): Promise<number[]> };
     const calls: Promise<number[]>[] = [];
     for (let i = 0; i < jobIds.length; i += PROMOTE_CHUNK) {
       calls.push(cmd.promoteTicks(...keys, this.keys.jobsPrefix, nowMs, ...jobIds.slice(i, i + PROMOTE_CHUNK)));

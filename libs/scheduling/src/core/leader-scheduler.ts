@@ -30,8 +30,9 @@ export interface LeaderSchedulerOptions {
   /**
    * writeAheadMs: each tick is written this long before its instant, as a
    * delayed job that moves to wait at the instant (default WRITE_AHEAD_MS,
-   * 6 s). Longer than the lease, the ticks due while a crashed leader is
-   * replaced still fire on time. 0 writes each tick when its instant comes.
+   * 6.5 s; writeAheadFor(lease) for another lease). Longer than the lease,
+   * the ticks due while a crashed leader is replaced still fire on time. 0
+   * writes each tick when its instant comes.
    */
   writeAheadMs?: number;
   /** subscriber: a dedicated connection for change messages (enters subscriber mode); without it, only polling. */

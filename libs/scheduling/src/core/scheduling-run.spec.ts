@@ -97,6 +97,31 @@ describe('SchedulingRun', () => {
     expect(promoted.every((p) => p.atMs <= T0 + 1000)).toBe(true);
   });
 
+  it('promotes at their instants the ticks an earlier leader wrote ahead (cursor after now), without writing them again', async () => {
+    jest.setSystemTime(T0 + 200);
+    const written: string[] = [];
+    const promoted: string[] = [];
+    const run = new SchedulingRun({
+      store: { snapshot: async () => ({ rev: 1, specs: [spec('inherited')], cursors: new Map([['inherited', T0 + 2000]]) }),
+        detectDataLoss: async () => ({ lost: false }) },
+      enqueuer: {
+        enqueueTicks: async (_f: EnqueueFence, ticks: readonly Tick[]) => {
+          written.push(...ticks.map((t) => `${t.spec.name}@${t.fireAtMs}`));
+          return { enqueued: [], skipped: [], stale: false };
+        },
+        promoteTicks: async (ids: readonly string[]) => { promoted.push(...ids); return ids.map((): PromoteOutcome => 'moved'); },
+      },
+      logger: { log: () => undefined }, clock: { nowMs: () => Date.now(), monotonicMs: () => 0 },
+      catchUpWindowMs: 600_000, writeAheadMs: 2000, retryDelayMs: 1000, fence: { leaseValue: '2:n', fencingToken: 2 },
+      knownNames: new Set(), isValid: () => true, onStop: () => undefined,
+    });
+    await run.start();
+    await jest.advanceTimersByTimeAsync(1900); // T0+2100
+    expect(promoted).toEqual([`inherited@${T0 + 1000}`, `inherited@${T0 + 2000}`]);
+    expect(written.filter((id) => id <= `inherited@${T0 + 2000}`)).toEqual([]);
+    await run.stop();
+  });
+
   it('reports every enqueued tick as schedule.fired with its instant and lag, and the caught-up count per schedule', async () => {
     const specs = Array.from({ length: 300 }, (_, i) => spec(`s${i}`));
     const cursors = new Map(specs.map((s) => [s.name, T0 - 2000]));

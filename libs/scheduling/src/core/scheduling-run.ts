@@ -1,4 +1,4 @@
-import { logs, type Clock, type EventLogger } from '@lib/common';
+import { logs, tickJobId, type Clock, type EventLogger } from '@lib/common';
 import { dueTicks, type CronCalendar } from './catch-up';
 import { CronGroups, groupKey, memoCalendar } from './cron-groups';
 import type { Tick } from './enqueue-plan';
@@ -29,11 +29,18 @@ export interface RunDeps {
 }
 
 /**
- * WRITE_AHEAD_MS: the default of `writeAheadMs` (LeaderScheduler): the
- * default lease (5 s) plus 1 s, so that the ticks of a leader that crashed
- * are in Redis until a new leader is up (see SchedulingRun).
+ * writeAheadFor: how far ahead a leader with lease `leaseMs` writes ticks:
+ * at least lease + 1 s, so that the ticks of a leader that crashed are in
+ * Redis until a new leader is up (see SchedulingRun), and half a second off
+ * the whole second, so that writing the instants to come never coincides
+ * with promoting the whole-second instant that is due (lease 2 s: 3.5 s).
  */
-export const WRITE_AHEAD_MS = 6000;
+export function writeAheadFor(leaseMs: number): number {
+  return Math.ceil((leaseMs + 1000) / 1000) * 1000 + 500;
+}
+
+/** WRITE_AHEAD_MS: the default of `writeAheadMs` (LeaderScheduler): writeAheadFor the default lease of 5 s, 6.5 s. */
+export const WRITE_AHEAD_MS = writeAheadFor(5000);
 
 /**
  * SchedulingRun is the scheduling work of one leadership term: schedules and
@@ -137,6 +144,7 @@ export class SchedulingRun {
       if (!spec.paused) active.push(spec);
     }
     const { knownNames } = this.deps;
+    const firstLoad = this.rev === -1;
     if (lost) this.reportLoss([...knownNames].filter((name) => !specs.has(name)));
     knownNames.clear();
     for (const name of specs.keys()) knownNames.add(name);
@@ -153,7 +161,9 @@ export class SchedulingRun {
       if (!memo) calendars.set(key, (memo = new DueMemo(memoCalendar(spec))));
       this.planSchedule(spec, nowMs, memo);
     }
-    // 2. the instants to come within writeAheadMs: a new group plans them as it is armed, and a schedule
+    // 2. what an earlier leader wrote ahead is promoted by this one at its instant
+    if (firstLoad) this.adoptWrittenAhead(active, nowMs);
+    // 3. the instants to come within writeAheadMs: a new group plans them as it is armed, and a schedule
     // new to a group armed before joins the instants that group has written ahead already
     this.groups.sync(active);
     for (const spec of active) {
@@ -162,6 +172,26 @@ export class SchedulingRun {
       if (untilMs > nowMs && spec.overlap !== 'skip') this.planSchedule(spec, untilMs, calendars.get(key)!);
     }
     await this.flush();
+  }
+
+  /**
+   * adoptWrittenAhead: a schedule whose cursor (as loaded) is after now has
+   * ticks written ahead by an earlier leader, up to that cursor; this term
+   * promotes them at their instants like its own (the workers would anyway,
+   * a little later, and without `schedule.fired`).
+   */
+  private adoptWrittenAhead(active: ScheduleSpec[], nowMs: number): void {
+    const calendars = new Map<string, CronCalendar>();
+    for (const spec of active) {
+      const cursorMs = this.cursors.get(spec.name) ?? 0;
+      if (cursorMs <= nowMs || spec.overlap === 'skip') continue;
+      const key = groupKey(spec);
+      let calendar = calendars.get(key);
+      if (!calendar) calendars.set(key, (calendar = memoCalendar(spec)));
+      for (const fireAtMs of calendar.instantsBetween(nowMs, cursorMs)) {
+        this.promoteAt({ spec, fireAtMs, jobId: tickJobId(spec.name, fireAtMs), enqueuedAtMs: nowMs, ahead: true });
+      }
+    }
   }
 
   /** reportLoss: Redis came back without its data (no AOF?); name what this node knew and is now gone. */

@@ -29,7 +29,7 @@ import { SchedulingService } from './scheduling.service';
         const keys = batonKeys(o.prefix);
         const queue = new Queue(keys.queueName, { connection: o.enqueuer, prefix: keys.tag });
         reportQueueErrors(queue, logger, 'enqueuer');
-        return new FencedEnqueuer({ redis: o.enqueuer, queue, prefix: o.prefix, clock: o.clock ?? systemClock });
+        return new FencedEnqueuer({ redis: o.enqueuer, queue, prefix: o.prefix, clock: o.clock ?? systemClock, promoter: o.redis });
       },
     },
     {

@@ -183,6 +183,12 @@ describe('FencedEnqueuer on a real Redis', () => {
     expect(await admin.hget(keys.cursor, 'x')).toBeNull();
   });
 
+  it('writes through a renewal of its own lease between the read and EXEC (the lease is read, the term watched)', async () => {
+    beforeNextExec(redis, () => void redis.pexpire(keys.leader, 60_000));
+    const result = await enqueuer.enqueueTicks(fence, [{ spec: spec('renewed'), fireAtMs: T0 }]);
+    expect(result.enqueued.map((t) => t.jobId)).toEqual([`renewed@${T0}`]);
+  });
+
   it('refuses an expired lease and writes nothing', async () => {
     await admin.set(keys.leader, '7:node-a', 'PX', 30);
     await new Promise((r) => setTimeout(r, 60));
@@ -199,8 +205,8 @@ describe('FencedEnqueuer on a real Redis', () => {
     expect(await admin.hget(keys.cursor, 'raced')).toBeNull();
   });
 
-  it('refuses to write when the lease is taken between the read and EXEC', async () => {
-    beforeNextExec(redis, () => void redis.set(keys.leader, '8:node-b'));
+  it('refuses to write when another leader is elected between the read and EXEC', async () => {
+    beforeNextExec(redis, () => { void redis.incr(keys.term); void redis.set(keys.leader, '8:node-b'); }); // as acquireLease does
     await expect(enqueuer.enqueueTicks(fence, [{ spec: spec('raced'), fireAtMs: T0 }])).rejects.toThrow(/found '8:node-b'/);
     expect(await jobCount()).toBe(0);
   });
@@ -275,9 +281,9 @@ describe('FencedEnqueuer on a real Redis', () => {
       expect(await admin.hget(keys.cursor, 'd')).toBeNull();
     });
 
-    it('writes nothing more once the lease is taken while an earlier batch is in flight', async () => {
+    it('writes nothing more once another leader is elected while an earlier batch is in flight', async () => {
       const ticks = ['a', 'b', 'c', 'd', 'e'].map((n) => ({ spec: spec(n), fireAtMs: T0 }));
-      beforeNextExec(redis, () => beforeNextExec(redis, () => void redis.set(keys.leader, '8:node-b')));
+      beforeNextExec(redis, () => beforeNextExec(redis, () => { void redis.incr(keys.term); void redis.set(keys.leader, '8:node-b'); }));
       await expect(small.enqueueTicks(fence, ticks)).rejects.toBeInstanceOf(FencedOffError);
       expect(await admin.hkeys(keys.cursor)).toEqual(['a', 'b', 'c']);
       expect(await jobCount()).toBe(3);

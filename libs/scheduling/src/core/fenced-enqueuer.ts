@@ -90,13 +90,18 @@ export interface EnqueueResult {
  * come is written ahead, as a BullMQ delayed job due at that instant:
  * `promoteTicks` moves it to wait when the instant comes, and any worker
  * promotes it by itself shortly after if nobody did. Per batch of ≤ ENQUEUE_BATCH_SIZE
- * ticks it WATCHes the lease, the schedules revision, the cursors and the
- * active runs, reads them, drops ticks at or before their schedule's cursor,
- * and writes the jobs, the cursors, the active runs and the `runs:<name>`
- * index in one MULTI. If any watched key changed meanwhile, EXEC does nothing
- * and the batch is retried; a lease that is no longer ours throws
- * FencedOffError with nothing written. All calls are serialized on the
- * connection.
+ * ticks it WATCHes the term (the fencing-token counter every election
+ * raises), the schedules revision, the cursors and the active runs, reads
+ * the lease and those keys, drops ticks at or before their schedule's
+ * cursor, and writes the jobs, the cursors, the active runs and the
+ * `runs:<name>` index in one MULTI. If any watched key changed meanwhile
+ * (another leader was elected, a schedule changed), EXEC does nothing and
+ * the batch is retried; a lease that is no longer ours throws
+ * FencedOffError with nothing written. The lease key itself is read, not
+ * watched: its renewal (every lease / 4) would abort every batch in flight
+ * across it, and under load, when a WATCH-to-EXEC round trip takes longer
+ * than that, no batch would ever get through. All calls are serialized on
+ * the connection.
  *
  * Speed: the MULTI of the next batch is built (client-side only, nothing is
  * sent) while the previous EXEC runs in Redis, so the client's per-job work
@@ -277,7 +282,7 @@ export class FencedEnqueuer {
     const names = [...specs.keys()];
     const skipNames = names.filter((n) => specs.get(n)!.overlap === 'skip');
     const scripts = addJobScripts(this.redis);
-    const p = this.redis.pipeline().watch(k.leader, k.schedulesRev, k.cursor, k.active).get(k.leader).get(k.schedulesRev);
+    const p = this.redis.pipeline().watch(k.term, k.schedulesRev, k.cursor, k.active).get(k.leader).get(k.schedulesRev);
     p.script('EXISTS', ...scripts.map((sc) => sc.sha));
     p.hmget(k.cursor, ...names);
     if (skipNames.length) p.hmget(k.active, ...skipNames);

@@ -219,6 +219,7 @@ export class BatonWorker {
     });
   }
 
+  /** process runs one attempt of a job fetched by BullMQ (one async frame: it is on every job's path). */
   private async process(job: Job<BatonJobData>, token?: string): Promise<void> {
     if (this.stopping) {
       await job.moveToWait(token); // fetched while closing: give it back untouched
@@ -226,28 +227,20 @@ export class BatonWorker {
       await this.redis.hincrby(this.keys.job(job.id ?? ''), 'ats', -1).catch(() => undefined);
       throw new WaitingError();
     }
-    const jobId = job.id ?? '';
-    this.running.add(jobId);
-    try {
-      await this.runJob(job, jobId);
-    } finally {
-      this.running.delete(jobId);
-      if (this.running.size === 0) this.idle?.();
-    }
-  }
-
-  private async runJob(job: Job<BatonJobData>, jobId: string): Promise<void> {
     const { clock, nodeId, logger, registry } = this.opts;
+    const jobId = job.id ?? '';
+    const attempt = job.attemptsMade + 1;
     let data: BatonJobData;
     try {
       data = checkJobData(job);
     } catch (err) {
       const error = (err as Error).message;
-      logger.log('error', 'job.failed', error, { schedule: job.name, jobId, attempt: job.attemptsMade + 1, willRetry: false, error, node: nodeId });
+      logger.log('error', 'job.failed', error, { schedule: job.name, jobId, attempt, willRetry: false, error, node: nodeId });
       throw err;
     }
-    const attempt = job.attemptsMade + 1;
-    const t0 = clock.monotonicMs();
+    const logged = logs(logger, 'info'); // one job.completed line per job: not even built when info is off
+    const t0 = logged ? clock.monotonicMs() : 0;
+    this.running.add(jobId);
     // Nothing is written here: BullMQ's job hash is the run record (see RunHistory).
     try {
       const handler = registry.get(data.handler);
@@ -259,8 +252,11 @@ export class BatonWorker {
     } catch (err) {
       if (!this.stop.stopped) this.logFailure(data, jobId, attempt, job.opts.attempts ?? 1, err); // abandoned: the re-run logs it
       throw err;
+    } finally {
+      this.running.delete(jobId);
+      if (this.running.size === 0) this.idle?.();
     }
-    if (!logs(logger, 'info')) return; // one line per job: not even built when info is off
+    if (!logged) return;
     const durationMs = Math.round(clock.monotonicMs() - t0);
     logger.log('info', 'job.completed', `job ${jobId} of ${data.schedule} completed in ${durationMs} ms`, {
       schedule: data.schedule, jobId, durationMs, attempt, node: nodeId,

@@ -72,6 +72,14 @@ describe('runAttempt', () => {
     expect(getEventListeners(stop.signal, 'abort')).toHaveLength(0);
   });
 
+  it('finishes a handler that returns synchronously at once: no timer, no stop callback', async () => {
+    const group = new StopGroup();
+    const attempt = runAttempt(() => 'sync', ctx(60_000), group);
+    expect(jest.getTimerCount()).toBe(0);
+    expect((group as unknown as { fns: Set<unknown> }).fns.size).toBe(0);
+    await expect(attempt).resolves.toBe('sync');
+  });
+
   it('takes a StopGroup as the stop source: stop() fails a running attempt, and a settled one left no callback', async () => {
     const group = new StopGroup();
     await runAttempt(async () => 'quick', ctx(60_000), group);

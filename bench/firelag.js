@@ -49,6 +49,7 @@ async function setupBaton(url, admin, specs, cfg) {
     parse: (jobId) => { const at = jobId.lastIndexOf('@'); return at < 0 ? null : { name: jobId.slice(0, at), ms: Number(jobId.slice(at + 1)) }; },
     jobIdOf: (name, ms) => `${name}@${ms}`,
     cursors: async () => new Map(Object.entries(await admin.hgetall(keys.cursor)).map(([k, v]) => [k, Number(v)])),
+    terms: async () => Number((await admin.get(keys.term)) ?? 0),
   };
 }
 
@@ -74,6 +75,7 @@ async function setupBull(url, admin, specs, cfg) {
     parse: (jobId) => { const m = /^repeat:(.+):(\d+)$/.exec(jobId); return m ? { name: m[1], ms: Number(m[2]) } : null; },
     jobIdOf: (name, ms) => `repeat:${name}:${ms}`,
     cursors: async () => null, // a Job Scheduler owes nothing: an instant without a job is skipped for good
+    terms: async () => 'no',
   };
 }
 
@@ -142,7 +144,8 @@ async function runCase(system, n, mode, cfg, log) {
     await setup.set.stopAll();
     clearInterval(capTimer);
     const [first] = await admin.xrange(`${setup.queuePrefix}:events`, '-', '+', 'COUNT', 1);
-    if (!first || Number(first[0].split('-')[0]) > wStart) throw new Error(`${system} n=${n}: the events stream was trimmed inside the window`);
+    if (!first) throw new Error(`${system} n=${n}: no job was written at all (${await setup.terms()} leadership terms during the run)`);
+    if (Number(first[0].split('-')[0]) > wStart) throw new Error(`${system} n=${n}: the events stream was trimmed inside the window`);
     const events = await readJobEvents(admin, setup.queuePrefix);
     const names = specs.map((s) => s.name);
     const out = { system, n, mode, kill, windowStart: wStart, floor, drainedS: Math.round((drainEnd - wEnd) / 100) / 10,

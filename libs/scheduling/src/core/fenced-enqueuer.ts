@@ -153,6 +153,8 @@ export class FencedEnqueuer {
       const all: EnqueueResult = { enqueued: [], skipped: [], stale: false };
       const batches = splitBatches(sortTicks(ticks), this.batchSize);
       if (batches.length === 0) return all;
+      // sorting 100,000 ticks holds the event loop ~0.1 s: let the lease renewal (same loop) run before more
+      if (batches.length > 1) await new Promise<void>((resolve) => setImmediate(resolve));
       const client = await this.bullClient();
       const drafts: (Draft | undefined)[] = [this.draft(client, batches[0], fence.fencingToken)];
       for (let i = 0; i < batches.length; i++) {

@@ -17,6 +17,10 @@ function freePort() {
   });
 }
 
+/** live: the redis-servers started here and not stopped yet; one exit hook kills them all (one hook per server hit MaxListeners). */
+const live = new Set();
+process.once('exit', () => { for (const child of live) child.kill('SIGKILL'); });
+
 /** startRedisServer → { url, port, pid, version, stop() }. */
 async function startRedisServer() {
   const bin = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
@@ -24,12 +28,12 @@ async function startRedisServer() {
   const port = await freePort();
   const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
     '--daemonize', 'no'], { stdio: 'ignore' });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
+  live.add(child);
+  const exited = new Promise((resolve) => child.once('exit', () => { live.delete(child); resolve(); }));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
   };
-  process.once('exit', () => child.kill('SIGKILL'));
   const url = `redis://127.0.0.1:${port}`;
   const deadline = Date.now() + 10_000;
   for (;;) {

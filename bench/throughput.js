@@ -108,7 +108,8 @@ async function run({ smoke, log }) {
     config.variants.map((v) => [v, Math.round(result[v].perSecond.median), Math.round(result[v].perSecond.min),
       Math.round(result[v].perSecond.max), result[v].workerCpuUsPerJob.median, result[v].redisCpuUsPerJob.median,
       result[v].redisCommandsPerJob.median])));
-  log(`Baton / raw BullMQ throughput, median of the per-repetition ratios: ${result.ratioPaired.median} ` +
+  const sortedRatios = [...result.pairedRatios].sort((a, b) => a - b);
+  log(`Baton / raw BullMQ throughput, median of the per-repetition ratios: ${sortedRatios[Math.ceil(sortedRatios.length / 2) - 1]} ` +
     `(${result.pairedRatios.join(', ')}; ratio of the medians ${result.ratioMedian}; target ≥ 0.95)`);
   return { config, ...result };
 }

@@ -43,7 +43,8 @@ export interface BatonClusterOptions {
 
 /** Disruption: something the harness did to a process, with when (epoch ms). */
 export interface Disruption {
-  kind: 'kill' | 'pause' | 'resume' | 'stop' | 'start' | 'redis-restart' | 'cut' | 'blackhole' | 'latency' | 'heal';
+  /** `block`: a node's event loop was blocked (by a handler), recorded by the test that caused it. */
+  kind: 'kill' | 'pause' | 'resume' | 'stop' | 'start' | 'redis-restart' | 'cut' | 'blackhole' | 'latency' | 'heal' | 'block';
   id: string;
   at: number;
 }

@@ -283,8 +283,8 @@ export class SchedulingRun {
     }
   }
 
-  /** logFired logs `schedule.fired` per tick, with its lag; when info is off the lines are not even built. */
-  private logFired(ticks: EnqueuedTick[]): void {
+  /** logFired logs `schedule.fired` per tick, with its lag (to `readyAtMs` when given); when info is off the lines are not even built. */
+  private logFired(ticks: EnqueuedTick[], readyAtMs?: number): void {
     const { logger } = this.deps;
     if (ticks.length === 0 || !logs(logger, 'info')) return;
     const iso = new Map<number, string>(); // thousands of ticks share an instant
@@ -292,7 +292,7 @@ export class SchedulingRun {
       let scheduledFor = iso.get(t.fireAtMs);
       if (scheduledFor === undefined) iso.set(t.fireAtMs, (scheduledFor = new Date(t.fireAtMs).toISOString()));
       logger.log('info', 'schedule.fired', `${t.spec.name} fired for ${scheduledFor}`, {
-        schedule: t.spec.name, scheduledFor, jobId: t.jobId, lagMs: t.enqueuedAtMs - t.fireAtMs,
+        schedule: t.spec.name, scheduledFor, jobId: t.jobId, lagMs: (readyAtMs ?? t.enqueuedAtMs) - t.fireAtMs,
       });
     }
   }
@@ -332,10 +332,8 @@ export class SchedulingRun {
       return;
     }
     if (this.stopped) return;
-    const promotedAtMs = this.deps.clock.nowMs();
     // 'earlier': a worker promoted it first; 'gone': a schedule change withdrew it
-    const fired = due.ticks.filter((_, i) => outcomes[i] === 'moved' || outcomes[i] === 'earlier');
-    this.logFired(fired.map((t) => ({ ...t, enqueuedAtMs: promotedAtMs })));
+    this.logFired(due.ticks.filter((_, i) => outcomes[i] === 'moved' || outcomes[i] === 'earlier'), this.deps.clock.nowMs());
   }
 
   /** A fence error ends the run; any other error reloads from Redis after a delay (cursors there are the truth). */

@@ -19,6 +19,9 @@ import type { ScheduleSpec } from './schedule-spec';
  */
 export const ENQUEUE_BATCH_SIZE = 250;
 const WATCH_RETRIES = 10;
+/** yieldToLoop resolves on the next turn of the event loop, after pending I/O and timers (the lease renewal among them). */
+export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** PROMOTE_CHUNK: job ids per promoteTicks call (~10 µs of Redis each: one call never blocks Redis for long). */
 const PROMOTE_CHUNK = 1000;
 
@@ -154,7 +157,7 @@ export class FencedEnqueuer {
       const batches = splitBatches(sortTicks(ticks), this.batchSize);
       if (batches.length === 0) return all;
       // sorting 100,000 ticks holds the event loop ~0.1 s: let the lease renewal (same loop) run before more
-      if (batches.length > 1) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (batches.length > 1) await yieldToLoop();
       const client = await this.bullClient();
       const drafts: (Draft | undefined)[] = [this.draft(client, batches[0], fence.fencingToken)];
       for (let i = 0; i < batches.length; i++) {

@@ -2,7 +2,7 @@ import { logs, tickJobId, type Clock, type EventLogger } from '@lib/common';
 import { dueTicks, type CronCalendar } from './catch-up';
 import { CronGroups, groupKey, memoCalendar } from './cron-groups';
 import type { Tick } from './enqueue-plan';
-import type { EnqueueFence, EnqueuedTick, EnqueueResult, PromoteOutcome } from './fenced-enqueuer';
+import { yieldToLoop, type EnqueueFence, type EnqueuedTick, type EnqueueResult, type PromoteOutcome } from './fenced-enqueuer';
 import type { ScheduleSnapshot } from './schedule-store';
 import type { MisfirePolicy, ScheduleSpec } from './schedule-spec';
 import { FencedOffError } from './scheduling.errors';
@@ -50,7 +50,6 @@ export const WRITE_AHEAD_MS = writeAheadFor(5000);
  * 20 terms in 50 s, no tick written).
  */
 const YIELD_EVERY = 2000;
-const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * SchedulingRun is the scheduling work of one leadership term: schedules and
@@ -184,10 +183,14 @@ export class SchedulingRun {
     // 3. the instants to come within writeAheadMs: a new group plans them as it is armed, and a schedule
     // new to a group armed before joins the instants that group has written ahead already
     this.groups.sync(active);
+    const ahead = new Map<string, DueMemo>(); // another end (the group's last announced instant): another memo
     for (const spec of active) {
       const key = groupKey(spec);
       const untilMs = this.groups.announcedUntil(key);
-      if (untilMs > nowMs && spec.overlap !== 'skip') this.planSchedule(spec, untilMs, calendars.get(key)!);
+      if (untilMs <= nowMs || spec.overlap === 'skip') continue;
+      let memo = ahead.get(key);
+      if (!memo) ahead.set(key, (memo = new DueMemo(memoCalendar(spec))));
+      this.planSchedule(spec, untilMs, memo);
     }
     await this.flush();
   }
@@ -237,7 +240,7 @@ export class SchedulingRun {
   /** Queues the due ticks of one schedule up to `nowMs` (an instant still to come, when writing ahead) and moves its in-memory cursor past them. */
   private planSchedule(spec: ScheduleSpec, nowMs: number, memo: DueMemo): void {
     const cursorMs = this.cursors.get(spec.name) ?? this.liveSinceMs;
-    const due = memo.dueTicks(cursorMs, nowMs, spec.misfire, (cron) =>
+    const due = memo.dueTicks(cursorMs, spec.misfire, (cron) =>
       dueTicks({ cursorMs, nowMs, windowMs: this.deps.catchUpWindowMs, misfire: spec.misfire, cron, liveSinceMs: this.liveSinceMs }));
     for (const fireAtMs of due) this.pending.push({ spec, fireAtMs });
     if (nowMs > cursorMs) this.cursors.set(spec.name, nowMs);
@@ -349,19 +352,21 @@ export class SchedulingRun {
 }
 
 /**
- * DueMemo: within one pass over one (cron, timezone) group, schedules with the
- * same cursor, end and misfire policy have the same due instants; compute
- * them once (10,000 schedules at one cursor cost one dueTicks, not 10,000).
+ * DueMemo: within one pass over one (cron, timezone) group up to one end,
+ * schedules with the same cursor and misfire policy have the same due
+ * instants; compute them once (10,000 schedules at one cursor cost one
+ * dueTicks, not 10,000). A pass to another end takes another memo.
  */
 class DueMemo {
-  private readonly memo = new Map<string, number[]>();
+  private readonly byCursor = new Map<number, Map<MisfirePolicy, number[]>>();
 
   constructor(private readonly calendar: CronCalendar) {}
 
-  dueTicks(cursorMs: number, nowMs: number, misfire: MisfirePolicy, compute: (calendar: CronCalendar) => number[]): number[] {
-    const key = `${cursorMs}:${nowMs}:${misfire}`;
-    let due = this.memo.get(key);
-    if (!due) this.memo.set(key, (due = compute(this.calendar)));
+  dueTicks(cursorMs: number, misfire: MisfirePolicy, compute: (calendar: CronCalendar) => number[]): number[] {
+    let byMisfire = this.byCursor.get(cursorMs);
+    if (!byMisfire) this.byCursor.set(cursorMs, (byMisfire = new Map()));
+    let due = byMisfire.get(misfire);
+    if (!due) byMisfire.set(misfire, (due = compute(this.calendar)));
     return due;
   }
 }

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { Queue, Worker, type Job } from 'bullmq';
 import { batonKeys, RUNS_KEPT, runsTrimDue, tickJobId, type BatonJobData } from '@lib/common';
 import {
-  FencedEnqueuer, FencedOffError, ScheduleStore, fencedConnectionOptions, validateScheduleInput,
+  FencedEnqueuer, FencedOffError, ScheduleStore, fencedConnectionOptions, jobOptions, validateScheduleInput,
   type EnqueueFence, type ScheduleSpec,
 } from '@lib/scheduling';
 import { connectTo, startRedisServer, type RedisServerHandle } from '../support/redis-server';
@@ -112,6 +112,42 @@ describe('FencedEnqueuer on a real Redis', () => {
     expect(await enqueuer.promoteTicks([ids[0], 'never@1'], atMs)).toEqual(['earlier', 'gone']);
   });
 
+  it('writes each job as BullMQ\'s own add would: the same hash, queue entry, marker and events, due or ahead', async () => {
+    const nowMs = Date.now();
+    const cases = [{ name: 'same-due', atMs: nowMs - 1000 }, { name: 'same-ahead', atMs: nowMs + 60_000 }];
+    const other = batonKeys(`${keys.tag.slice(1, -1)}-bullmq`);
+    const bullQueue = new Queue(other.queueName, { connection: admin, prefix: other.tag });
+    try {
+      for (const { name, atMs } of cases) {
+        const s = spec(name, { data: { n: 1 } });
+        await enqueuer.enqueueTicks(fence, [{ spec: s, fireAtMs: atMs }]);
+        const jobId = tickJobId(name, atMs);
+        const data: BatonJobData = { schedule: name, handler: 'log', scheduledFor: new Date(atMs).toISOString(), fencingToken: 7,
+          payload: { n: 1 }, timeoutMs: 30000, trigger: 'cron' };
+        const ours = await admin.hgetall(keys.job(jobId));
+        await bullQueue.add(name, data, jobOptions(s, jobId, atMs, Number(ours.timestamp)));
+        const theirs = await admin.hgetall(other.job(jobId));
+        // the job's timestamp is when it was written (BullMQ's default), at its draft for ours
+        expect(Number(ours.timestamp)).toBeGreaterThanOrEqual(nowMs);
+        const comparable = (h: Record<string, string>) => ({ ...h, opts: JSON.parse(h.opts), timestamp: undefined });
+        expect(comparable(ours)).toEqual(comparable(theirs));
+        for (const list of ['wait', 'delayed', 'marker']) {
+          const entries = async (k: ReturnType<typeof batonKeys>) => {
+            const key = `${k.tag}:${k.queueName}:${list}`;
+            return (await admin.type(key)) === 'list' ? admin.lrange(key, 0, -1) : admin.zrange(key, 0, -1, 'WITHSCORES');
+          };
+          expect(await entries(keys)).toEqual(await entries(other));
+        }
+        const events = async (k: ReturnType<typeof batonKeys>) => (await admin.xrange(`${k.tag}:${k.queueName}:events`, '-', '+'))
+          .map(([, fields]) => fields.join(' '));
+        expect(await events(keys)).toEqual(await events(other));
+        await admin.del(`${keys.tag}:${keys.queueName}:events`, `${other.tag}:${other.queueName}:events`);
+      }
+    } finally {
+      await bullQueue.close();
+    }
+  });
+
   it('writes a tick that is already due straight to wait', async () => {
     const result = await enqueuer.enqueueTicks(fence, [{ spec: spec('due'), fireAtMs: Date.now() - 1 }]);
     expect(result.enqueued.map((t) => t.ahead)).toEqual([false]);
@@ -119,11 +155,15 @@ describe('FencedEnqueuer on a real Redis', () => {
   });
 
   it('leaves a tick written ahead to the workers when nobody promotes it (its leader died): it runs at its instant, not before', async () => {
-    const atMs = Date.now() + 600;
-    await enqueuer.enqueueTicks(fence, [{ spec: spec('orphan'), fireAtMs: atMs }]);
+    // the worker is idle (blocked on the marker) before the tick is written: the delay marker must wake it
     const worker = new Worker(keys.queueName, async () => 'ran', { connection: await connectTo(server, { maxRetriesPerRequest: null }), prefix: keys.tag });
     try {
-      const job = await new Promise<Job>((resolve) => worker.on('completed', (j) => resolve(j)));
+      await worker.waitUntilReady();
+      await new Promise((r) => setTimeout(r, 300));
+      const completed = new Promise<Job>((resolve) => worker.on('completed', (j) => resolve(j)));
+      const atMs = Date.now() + 600;
+      await enqueuer.enqueueTicks(fence, [{ spec: spec('orphan'), fireAtMs: atMs }]);
+      const job = await completed;
       expect(job.id).toBe(`orphan@${atMs}`);
       expect(job.processedOn).toBeGreaterThanOrEqual(atMs);
       expect((await waitingEvents()).map((w) => w.atMs)[0]).toBeGreaterThanOrEqual(atMs);

@@ -1,18 +1,19 @@
-import type { Redis } from 'ioredis';
 import { Job, type JobsOptions, type Queue } from 'bullmq';
 import { RUNS_KEPT, runsTrimDue, type BatonJobData, type BatonKeys, type PipelineResults } from '@lib/common';
 import type { ScheduleSpec } from './schedule-spec';
 
-// How the FencedEnqueuer writes a job: bullmq's own add-job script, queued on
-// a MULTI of bullmq's connection, plus the schedule's runs index. The bullmq
-// internals it relies on (the backend's client, the defined scripts, Job#addJob
-// on a multi) are all here, so a bullmq upgrade is checked in one file.
+// How Baton writes a job: a tick through writeTicks-6.lua (BullMQ's job
+// format, a batch per call), a manual run through bullmq's own add-job script
+// queued on a MULTI of bullmq's connection; each plus the schedule's runs
+// index. The bullmq internals it relies on (the queue's keys, the backend's
+// client, Job#addJob on a multi) are all here, so a bullmq upgrade is checked
+// in one file (and by the enqueuer integration test that compares the two).
 
-/** BullMulti: the MULTI of bullmq's (wrapped ioredis) client, as far as Baton uses it. */
+/** BullMulti: a MULTI (of ioredis, or of bullmq's wrapped client), as far as Baton uses it. */
 export interface BullMulti {
-  zadd(key: string, score: number, member: string): BullMulti;
-  zremrangebyrank(key: string, start: number, stop: number): BullMulti;
-  hset(key: string, values: Record<string, string>): BullMulti;
+  zadd(key: string, score: number, member: string): unknown;
+  zremrangebyrank(key: string, start: number, stop: number): unknown;
+  hset(key: string, values: Record<string, string>): unknown;
   exec(): Promise<PipelineResults>;
 }
 /** BullClient: bullmq's client, for its MULTI. */
@@ -45,31 +46,26 @@ export function addRunsEntry(multi: BullMulti, keys: BatonKeys, name: string, sc
 }
 
 /**
- * addJobScripts: bullmq's add-job scripts as defined on `redis` (sha, lua).
- * ioredis marks a script as loaded on a socket as soon as it WRITES an EVAL
- * of it; inside WATCH/MULTI an aborted EXEC never runs that EVAL, and every
- * later MULTI would call EVALSHA and fail with NOSCRIPT (found by the chaos
- * suite). So each batch checks SCRIPT EXISTS in its WATCH read and loads what
- * is missing before it sends a MULTI; this also covers a Redis restart or a
- * SCRIPT FLUSH. Failing to find them is a bullmq upgrade problem: say so.
- * (addStandardJob writes a due tick, addDelayedJob a tick written ahead.)
+ * queueScriptKeys: the keys of BullMQ's queue that Baton's own job scripts
+ * (writeTicks-6.lua, promoteTicks-6.lua) take, in their KEYS order.
  */
-export function addJobScripts(redis: Redis): { sha: string; lua: string }[] {
-  const set = (redis as unknown as { scriptsSet?: Record<string, { sha: string; lua: string }> }).scriptsSet ?? {};
-  const wanted = ['addStandardJob', 'addDelayedJob'];
-  const scripts = Object.entries(set).filter(([name]) => wanted.some((w) => name.startsWith(w))).map(([, script]) => script);
-  if (scripts.length < wanted.length) {
-    throw new Error(`FencedEnqueuer: bullmq has not defined ${wanted.join(' and ')} on the connection (bullmq version changed?)`);
-  }
-  return scripts;
-}
-
-/** promoteKeys: the keys of BullMQ's queue that promoteTicks-6.lua takes, in its KEYS order. */
-export function promoteKeys(queue: Queue): string[] {
+export function queueScriptKeys(queue: Queue): string[] {
   const k = (queue as unknown as { keys: Record<string, string> }).keys;
   const keys = [k.delayed, k.wait, k.meta, k.active, k.marker, k.events];
   if (keys.some((key) => typeof key !== 'string')) throw new Error('FencedEnqueuer: bullmq Queue#keys lacks delayed/wait/meta/active/marker/events (bullmq version changed?)');
   return keys;
+}
+
+/**
+ * tickJobArgs: the five writeTicks-6.lua arguments of one tick's job (id,
+ * name, data JSON, options JSON, due ms): the same name, data and options
+ * that BullMQ's add stores for it (`addJobTo`), so workers, the runs API and
+ * BullMQ's own tools read it like any job. With `nowMs` before `atMs` it is
+ * written ahead, a delayed job due at `atMs`.
+ */
+export function tickJobArgs(spec: ScheduleSpec, atMs: number, jobId: string, token: number, nowMs: number): string[] {
+  const data = jobData(spec, atMs, 'cron', token);
+  return [jobId, spec.name, JSON.stringify(data), JSON.stringify(jobOptions(spec, jobId, atMs, nowMs)), String(atMs)];
 }
 
 /** bullmq 6 keeps the (wrapped ioredis) client on the Redis backend, no longer on Queue#client. */
@@ -85,10 +81,13 @@ export function bullClientOf(queue: Queue): Promise<BullClient> {
  */
 export function addJobTo(queue: Queue, multi: BullMulti, spec: ScheduleSpec, atMs: number, jobId: string,
   trigger: BatonJobData['trigger'], token: number, nowMs?: number): Promise<unknown> {
-  const data: BatonJobData = {
+  const job = new Job(queue, spec.name, jobData(spec, atMs, trigger, token), jobOptions(spec, jobId, atMs, nowMs), jobId);
+  return (job.addJob(multi as never) as Promise<unknown>).catch(() => undefined);
+}
+
+function jobData(spec: ScheduleSpec, atMs: number, trigger: BatonJobData['trigger'], token: number): BatonJobData {
+  return {
     schedule: spec.name, handler: spec.handler, scheduledFor: new Date(atMs).toISOString(),
     fencingToken: token, payload: spec.data ?? null, timeoutMs: spec.timeoutMs, trigger,
   };
-  const job = new Job(queue, spec.name, data, jobOptions(spec, jobId, atMs, nowMs), jobId);
-  return (job.addJob(multi as never) as Promise<unknown>).catch(() => undefined);
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import { batonKeys, defineLuaCommands, systemClock, throwFirstError, tickJobId, type BatonKeys, type Clock, type PipelineResults } from '@lib/common';
-import { addJobScripts, addJobTo, addRunsEntry, bullClientOf, promoteKeys, type BullClient, type BullMulti } from './bull-jobs';
+import { addJobTo, addRunsEntry, bullClientOf, queueScriptKeys, tickJobArgs, type BullMulti } from './bull-jobs';
 import { planBatch, sortTicks, splitBatches, type BatchPlan, type SkippedTick, type Tick } from './enqueue-plan';
 import { FencedOffError } from './scheduling.errors';
 import { SchedulingMessages } from './scheduling.messages';
@@ -21,6 +21,8 @@ export const ENQUEUE_BATCH_SIZE = 250;
 const WATCH_RETRIES = 10;
 /** yieldToLoop resolves on the next turn of the event loop, after pending I/O and timers (the lease renewal among them). */
 export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+const LUA_DIR = join(__dirname, '../lua');
 
 /** PROMOTE_CHUNK: job ids per promoteTicks call (~10 µs of Redis each: one call never blocks Redis for long). */
 const PROMOTE_CHUNK = 1000;
@@ -106,9 +108,11 @@ export interface EnqueueResult {
  * than that, no batch would ever get through. All calls are serialized on
  * the connection.
  *
- * Speed: the MULTI of the next batch is built (client-side only, nothing is
- * sent) while the previous EXEC runs in Redis, so the client's per-job work
- * (job JSON, msgpack, command encoding) overlaps Redis's. The draft assumes
+ * Speed: a batch's jobs are one writeTicks script call (BullMQ's job format
+ * without BullMQ's per-job script call; see writeTicks-6.lua), and the MULTI
+ * of the next batch is built (client-side only, nothing is sent) while the
+ * previous EXEC runs in Redis, so the client's per-job work (job JSON,
+ * command encoding) overlaps Redis's. The draft assumes
  * every tick of its batch is due; when the read shows otherwise it is thrown
  * away and the MULTI is built from the plan.
  */
@@ -121,7 +125,8 @@ export class FencedEnqueuer {
   private readonly batchSize: number;
   private tail: Promise<unknown> = Promise.resolve();
   private connectionEpoch = 0;
-  private client?: Promise<BullClient>;
+  /** queueKeys: the BullMQ keys writeTicks and promoteTicks take (queueScriptKeys). */
+  private readonly queueKeys: string[];
 
   constructor(options: FencedEnqueuerOptions) {
     for (const field of ['redis', 'queue', 'prefix'] as const) {
@@ -141,7 +146,9 @@ export class FencedEnqueuer {
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new Error('FencedEnqueuer: option batchSize must be an integer >= 1');
     this.redis.on('close', () => { this.connectionEpoch++; });
     this.promoter = options.promoter ?? options.redis;
-    defineLuaCommands(this.promoter, join(__dirname, '../lua'));
+    defineLuaCommands(this.promoter, LUA_DIR);
+    defineLuaCommands(this.redis, LUA_DIR);
+    this.queueKeys = queueScriptKeys(this.queue);
   }
 
   /**
@@ -158,13 +165,12 @@ export class FencedEnqueuer {
       if (batches.length === 0) return all;
       // sorting 100,000 ticks holds the event loop ~0.1 s: let the lease renewal (same loop) run before more
       if (batches.length > 1) await yieldToLoop();
-      const client = await this.bullClient();
-      const drafts: (Draft | undefined)[] = [this.draft(client, batches[0], fence.fencingToken)];
+      const drafts: (Draft | undefined)[] = [this.draft(batches[0], fence.fencingToken)];
       for (let i = 0; i < batches.length; i++) {
         const next = batches[i + 1];
-        const done = all.stale ? null : await this.enqueueBatch(client, fence, batches[i], drafts[i], () => {
+        const done = all.stale ? null : await this.enqueueBatch(fence, batches[i], drafts[i], () => {
           // 1. build the next MULTI while this EXEC runs
-          if (next && !drafts[i + 1]) drafts[i + 1] = this.draft(client, next, fence.fencingToken);
+          if (next && !drafts[i + 1]) drafts[i + 1] = this.draft(next, fence.fencingToken);
         });
         drafts[i] = undefined;
         if (!done) all.stale = true;
@@ -194,11 +200,10 @@ export class FencedEnqueuer {
    * the wall clock, never before: nothing may run early.
    */
   async promoteTicks(jobIds: readonly string[], nowMs: number): Promise<PromoteOutcome[]> {
-    const keys = promoteKeys(this.queue);
     const cmd = this.promoter as unknown as { promoteTicks(...args: (string | number)[]): Promise<number[]> };
     const calls: Promise<number[]>[] = [];
     for (let i = 0; i < jobIds.length; i += PROMOTE_CHUNK) {
-      calls.push(cmd.promoteTicks(...keys, this.keys.jobsPrefix, nowMs, ...jobIds.slice(i, i + PROMOTE_CHUNK)));
+      calls.push(cmd.promoteTicks(...this.queueKeys, this.keys.jobsPrefix, nowMs, ...jobIds.slice(i, i + PROMOTE_CHUNK)));
     }
     return (await Promise.all(calls)).flat().map((code) => OUTCOMES[String(code)]);
   }
@@ -235,12 +240,12 @@ export class FencedEnqueuer {
   }
 
   /** One batch; null when schedules changed (stale). `whileInFlight` runs once: right after the EXEC is sent, or on success without one. */
-  private async enqueueBatch(client: BullClient, fence: EnqueueFence, batch: Tick[], draft: Draft | undefined,
+  private async enqueueBatch(fence: EnqueueFence, batch: Tick[], draft: Draft | undefined,
     whileInFlight: () => void): Promise<BatchDone | null> {
     let pending: (() => void) | undefined = whileInFlight;
     const once = () => { pending?.(); pending = undefined; };
     try {
-      const done = await this.tryEnqueueBatch(client, fence, batch, draft, once);
+      const done = await this.tryEnqueueBatch(fence, batch, draft, once);
       if (done) once(); // the next batch still needs its draft when this one sent no EXEC
       return done;
     } catch (err) {
@@ -249,15 +254,15 @@ export class FencedEnqueuer {
     }
   }
 
-  private async tryEnqueueBatch(client: BullClient, fence: EnqueueFence, batch: Tick[], draft: Draft | undefined,
+  private async tryEnqueueBatch(fence: EnqueueFence, batch: Tick[], draft: Draft | undefined,
     whileInFlight: () => void): Promise<BatchDone | null> {
     for (let attempt = 0; attempt < WATCH_RETRIES; attempt++) {
       const epoch = this.connectionEpoch;
       const state = await this.readUnderWatch(batch);
-      if (state.scriptsMissing.length > 0) {
-        // 0. Redis lacks a script the MULTI would call by SHA: load it and read again (see addJobScripts).
+      if (state.scriptMissing) {
+        // 0. Redis lacks the script the MULTI calls by SHA: load it and read again (see writeTicksScript).
         await this.redis.unwatch();
-        for (const script of state.scriptsMissing) await this.redis.script('LOAD', script.lua);
+        await this.redis.script('LOAD', this.writeTicksScript().lua);
         continue;
       }
       if (state.lease !== fence.leaseValue) {
@@ -274,7 +279,7 @@ export class FencedEnqueuer {
         return { plan, jobIds: [], draftedAtMs: 0 };
       }
       // 1. A draft holds every tick of the batch: usable only when all of them are due (the live case).
-      const jobs: Draft = draft?.ticks.length === plan.enqueue.length ? draft : this.draft(client, plan.enqueue, fence.fencingToken);
+      const jobs: Draft = draft?.ticks.length === plan.enqueue.length ? draft : this.draft(plan.enqueue, fence.fencingToken);
       draft = undefined; // a MULTI is sent at most once
       if (await this.tryExec(jobs, plan, epoch, whileInFlight)) return { plan, jobIds: jobs.jobIds, draftedAtMs: jobs.draftedAtMs };
     }
@@ -286,9 +291,8 @@ export class FencedEnqueuer {
     const specs = new Map(batch.map((t) => [t.spec.name, t.spec]));
     const names = [...specs.keys()];
     const skipNames = names.filter((n) => specs.get(n)!.overlap === 'skip');
-    const scripts = addJobScripts(this.redis);
     const p = this.redis.pipeline().watch(k.term, k.schedulesRev, k.cursor, k.active).get(k.leader).get(k.schedulesRev);
-    p.script('EXISTS', ...scripts.map((sc) => sc.sha));
+    p.script('EXISTS', this.writeTicksScript().sha);
     p.hmget(k.cursor, ...names);
     if (skipNames.length) p.hmget(k.active, ...skipNames);
     const res = unwrap(await p.exec());
@@ -298,7 +302,7 @@ export class FencedEnqueuer {
     names.forEach((n, i) => cursorValues[i] !== null && cursors.set(n, Number(cursorValues[i])));
     const activeIds = skipNames.length ? (res[5] as (string | null)[]) : [];
     return {
-      scriptsMissing: scripts.filter((_, i) => !loaded[i]),
+      scriptMissing: !loaded[0],
       lease: res[1] as string | null,
       rev: Number(res[2] ?? 0),
       cursors,
@@ -322,21 +326,37 @@ export class FencedEnqueuer {
   }
 
   /**
-   * Queues the jobs of `ticks` and their `runs:<name>` entries on a new MULTI,
-   * client-side only: nothing is sent before tryExec, so a draft may be built
-   * before its batch's WATCH and simply dropped when it does not fit the plan.
-   * A tick whose instant is after now is written ahead, due at its instant.
+   * writeTicksScript: writeTicks as defined on the connection (sha, lua).
+   * ioredis marks a script as loaded on a socket as soon as it WRITES an EVAL
+   * of it; inside WATCH/MULTI an aborted EXEC never runs that EVAL, and every
+   * later MULTI would call EVALSHA and fail with NOSCRIPT (found by the chaos
+   * suite). So each batch checks SCRIPT EXISTS in its WATCH read and loads
+   * the script when it is missing before it sends a MULTI; this also covers a
+   * Redis restart or a SCRIPT FLUSH.
    */
-  private draft(client: BullClient, ticks: Tick[], fencingToken: number): Draft {
-    const multi = client.multi();
+  private writeTicksScript(): { sha: string; lua: string } {
+    return (this.redis as unknown as { scriptsSet: Record<string, { sha: string; lua: string }> }).scriptsSet.writeTicks;
+  }
+
+  /**
+   * Queues the jobs of `ticks` (one writeTicks call) and their `runs:<name>`
+   * entries on a new MULTI, client-side only: nothing is sent before tryExec,
+   * so a draft may be built before its batch's WATCH and simply dropped when
+   * it does not fit the plan. A tick whose instant is after now is written
+   * ahead, due at its instant.
+   */
+  private draft(ticks: Tick[], fencingToken: number): Draft {
+    const multi = this.redis.multi();
     const jobIds: string[] = [];
     const draftedAtMs = this.clock.nowMs();
+    const args: string[] = [this.keys.jobsPrefix, String(draftedAtMs)];
     for (const t of ticks) {
       const jobId = tickJobId(t.spec.name, t.fireAtMs);
       addRunsEntry(multi, this.keys, t.spec.name, t.fireAtMs, jobId);
-      void addJobTo(this.queue, multi, t.spec, t.fireAtMs, jobId, 'cron', fencingToken, draftedAtMs);
+      for (const arg of tickJobArgs(t.spec, t.fireAtMs, jobId, fencingToken, draftedAtMs)) args.push(arg);
       jobIds.push(jobId);
     }
+    (multi as unknown as { writeTicks(...a: string[]): unknown }).writeTicks(...this.queueKeys, ...args);
     return { ticks, jobIds, multi, draftedAtMs };
   }
 
@@ -359,11 +379,6 @@ export class FencedEnqueuer {
     if (results === null) return false;
     throwFirstError(results);
     return true;
-  }
-
-  private bullClient(): Promise<BullClient> {
-    this.client ??= bullClientOf(this.queue);
-    return this.client;
   }
 
   private serialize<T>(fn: () => Promise<T>): Promise<T> {

@@ -31,9 +31,16 @@ export interface BatchPlan {
   newCursors: Map<string, number>;
 }
 
-/** sortTicks orders ticks by schedule name, then instant, dropping exact duplicates (adjacent once sorted). */
+/**
+ * sortTicks orders ticks by instant, then schedule name, dropping exact
+ * duplicates (adjacent once sorted). Instant first: a leader that starts (or
+ * catches up) with several instants to write gets the earliest one into Redis
+ * first, for every schedule, instead of the last schedule's earliest tick
+ * after all the others' later ones; each schedule's ticks still come in
+ * instant order, which is what planBatch and the cursors need.
+ */
 export function sortTicks(ticks: readonly Tick[]): Tick[] {
-  const sorted = [...ticks].sort((a, b) => (a.spec.name === b.spec.name ? a.fireAtMs - b.fireAtMs : a.spec.name < b.spec.name ? -1 : 1));
+  const sorted = [...ticks].sort((a, b) => (a.fireAtMs !== b.fireAtMs ? a.fireAtMs - b.fireAtMs : a.spec.name < b.spec.name ? -1 : a.spec.name > b.spec.name ? 1 : 0));
   return sorted.filter((t, i) => i === 0 || t.fireAtMs !== sorted[i - 1].fireAtMs || t.spec.name !== sorted[i - 1].spec.name);
 }
 

@@ -3,10 +3,12 @@
 // stored through ScheduleStore (the store's own format), every cursor set so
 // that exactly one tick (the last minute boundary) was missed; then one real
 // node starts (LOG_LEVEL=warn) and wins at once. From the instant it won
-// (`leader-info.since`, Redis's clock), polled every 5 ms: `armed` = the first
-// catch-up batch is in Redis (every schedule loaded, the cron task armed, the
-// catch-up planned), `caught up` = the last schedule's missed tick is in Redis
-// (N jobs enqueued). Leader RSS when caught up, and its peak (VmHWM) 2 s later.
+// (`leader-info.since`), on Redis's clock: `armed` = the first catch-up job is
+// in Redis (the first `added` event of the queue's stream: every schedule
+// loaded, the cron tasks armed, the catch-up planned), `caught up` = all N
+// jobs are in Redis (BullMQ's wait + active + delayed + completed + failed,
+// polled every 20 ms; the node's own worker runs them meanwhile). Leader RSS
+// when caught up, and its peak (VmHWM) 2 s later.
 const { Redis } = require('ioredis');
 const { batonKeys } = require('@lib/common');
 const { ScheduleStore, validateScheduleInput } = require('@lib/scheduling');
@@ -61,19 +63,28 @@ async function once(url, admin, seeded, guardMs) {
   const profile = process.env.BENCH_SCALE_PROFILE;
   const set = new NodeSet({ redisUrl: url, prefix: PREFIX, env: { LOG_LEVEL: 'warn' },
     nodeArgs: profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [] });
-  const first = seeded.names[0];
-  const last = seeded.names[seeded.names.length - 1];
   try {
     const proc = await set.start('n1');
     const wonAt = Number(await pollUntil(() => admin.hget(keys.leaderInfo, 'since'), 30_000, 5));
-    const armedAt = await pollUntil(async () => (Number(await admin.hget(keys.cursor, first)) >= missed ? Date.now() : 0), 120_000, 5);
-    const caughtUpAt = await pollUntil(async () => (Number(await admin.hget(keys.cursor, last)) >= missed ? Date.now() : 0), 300_000, 5);
-    if (!armedAt || !caughtUpAt) throw new Error(`n=${seeded.n}: the leader did not catch up in time`);
+    const q = `${keys.tag}:${keys.queueName}`;
+    // the stream is capped (10,000 entries): its first `added` is read as soon as there is one (idle workers write `drained`)
+    const firstEvent = await pollUntil(async () => (await admin.xrange(`${q}:events`, '-', '+', 'COUNT', 100))
+      .find(([, fields]) => fields[0] === 'event' && fields[1] === 'added'), 120_000, 5);
+    const jobs = async () => {
+      const res = await admin.multi().llen(`${q}:wait`).llen(`${q}:active`).zcard(`${q}:delayed`)
+        .zcard(`${q}:completed`).zcard(`${q}:failed`).time().exec();
+      const [sec, usec] = res[5][1];
+      return { count: res.slice(0, 5).reduce((sum, [, v]) => sum + Number(v), 0), atMs: Number(sec) * 1000 + Math.floor(Number(usec) / 1000) };
+    };
+    const caughtUp = await pollUntil(async () => { const j = await jobs(); return j.count >= seeded.n ? j : null; }, 300_000, 20);
+    if (!firstEvent || !caughtUp) throw new Error(`n=${seeded.n}: the leader did not catch up in time`);
+    const armedAt = Number(firstEvent[0].split('-')[0]);
+    const caughtUpAt = caughtUp.atMs;
     const rss = rssOf(proc.pid);
     await sleep(2000);
     const after = rssOf(proc.pid);
-    const jobs = await admin.hlen(keys.cursor);
-    return { armedMs: armedAt - wonAt, caughtUpMs: caughtUpAt - wonAt, rssMiB: rss?.rssMiB, peakRssMiB: after?.peakMiB, cursors: jobs };
+    const cursors = await admin.hlen(keys.cursor);
+    return { armedMs: armedAt - wonAt, caughtUpMs: caughtUpAt - wonAt, rssMiB: rss?.rssMiB, peakRssMiB: after?.peakMiB, cursors };
   } finally {
     await (profile ? set.stopAll(30_000) : set.killAll());
   }

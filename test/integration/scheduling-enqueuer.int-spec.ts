@@ -134,7 +134,7 @@ describe('FencedEnqueuer on a real Redis', () => {
         for (const list of ['wait', 'delayed', 'marker']) {
           const entries = async (k: ReturnType<typeof batonKeys>) => {
             const key = `${k.tag}:${k.queueName}:${list}`;
-            return (await admin.type(key)) === 'list' ? admin.lrange(key, 0, -1) : admin.zrange(key, 0, -1, 'WITHSCORES');
+            return (await admin.type(key)) === 'list' ? admin.lrange(key, 0, -1) : admin.zrange(key, '0', '-1', 'WITHSCORES');
           };
           expect(await entries(keys)).toEqual(await entries(other));
         }

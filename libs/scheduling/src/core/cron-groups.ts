@@ -7,6 +7,26 @@ export function groupKey(spec: Pick<ScheduleSpec, 'cron' | 'timezone'>): string 
   return `${spec.timezone}\n${spec.cron}`;
 }
 
+/**
+ * groupSchedules: `specs` by groupKey, in the given order within a group.
+ * The key is built once per group, not per schedule: at 100,000 schedules a
+ * concatenated key per schedule (allocated, flattened, hashed) was a tenth
+ * of a reload.
+ */
+export function groupSchedules(specs: Iterable<ScheduleSpec>): Map<string, ScheduleSpec[]> {
+  const byZone = new Map<string, Map<string, ScheduleSpec[]>>();
+  for (const spec of specs) {
+    let byCron = byZone.get(spec.timezone);
+    if (!byCron) byZone.set(spec.timezone, (byCron = new Map()));
+    let members = byCron.get(spec.cron);
+    if (!members) byCron.set(spec.cron, (members = []));
+    members.push(spec);
+  }
+  const groups = new Map<string, ScheduleSpec[]>();
+  for (const byCron of byZone.values()) for (const members of byCron.values()) groups.set(groupKey(members[0]), members);
+  return groups;
+}
+
 /** CronGroup: one armed node-cron task, the names of the active schedules it fires, and the early wake-up for its next instant. */
 interface CronGroup {
   task: ScheduledTask;
@@ -50,25 +70,25 @@ export class CronGroups {
     this.nowMs = options.nowMs ?? Date.now;
   }
 
-  /** sync arms tasks for new groups, destroys those of groups without active schedules, and sets each group's members. */
-  sync(active: readonly ScheduleSpec[]): void {
-    const wanted = new Map<string, { spec: ScheduleSpec; names: Set<string> }>();
-    for (const spec of active) {
-      const key = groupKey(spec);
-      const entry = wanted.get(key) ?? { spec, names: new Set<string>() };
-      entry.names.add(spec.name);
-      wanted.set(key, entry);
-    }
+  /**
+   * sync arms tasks for new groups, destroys those of groups without active
+   * schedules, and sets each group's members: `active` is the active
+   * schedules by groupKey (groupSchedules).
+   */
+  sync(active: ReadonlyMap<string, readonly ScheduleSpec[]>): void {
     for (const [key, group] of this.groups) {
-      if (!wanted.has(key)) {
+      if (!active.has(key)) {
         this.disarm(group);
         this.groups.delete(key);
       }
     }
-    for (const [key, { spec, names }] of wanted) {
+    for (const [key, specs] of active) {
+      const names = new Set<string>();
+      for (const spec of specs) names.add(spec.name);
       const group = this.groups.get(key);
       if (group) group.names = names;
       else {
+        const spec = specs[0];
         this.groups.set(key, { task: this.arm(key, spec), names, calendar: cronCalendar(spec.cron, spec.timezone), announcedMs: this.nowMs() });
         this.wakeEarly(key);
       }

@@ -5,15 +5,15 @@ const spec = (name: string, overlap: 'allow' | 'skip' = 'allow') => ({ name, ove
 const tick = (s: ScheduleSpec, fireAtMs: number): Tick => ({ spec: s, fireAtMs });
 
 describe('sortTicks', () => {
-  it('orders by instant then schedule (the earliest instant of every schedule first) and drops exact duplicates', () => {
-    const a = spec('a'), b = spec('b');
-    const sorted = sortTicks([tick(b, 2), tick(a, 3), tick(a, 1), tick(a, 3), tick(b, 1)]);
-    expect(sorted.map((t) => `${t.spec.name}${t.fireAtMs}`)).toEqual(['a1', 'b1', 'b2', 'a3']);
+  it('orders by instant (the earliest instant of every schedule first), keeps the given order within one, and drops exact duplicates', () => {
+    const a = spec('a'), b = spec('b'), c = spec('c');
+    const sorted = sortTicks([tick(b, 2), tick(a, 3), tick(c, 1), tick(a, 1), tick(a, 3), tick(b, 1)]);
+    expect(sorted.map((t) => `${t.spec.name}${t.fireAtMs}`)).toEqual(['c1', 'a1', 'b1', 'b2', 'a3']);
   });
 
   it('drops duplicates given by distinct spec objects of one schedule, and keeps equal instants of different schedules', () => {
     const sorted = sortTicks([tick(spec('b'), 5), tick(spec('a'), 5), tick(spec('b'), 5), tick(spec('a'), 5), tick(spec('a'), 6)]);
-    expect(sorted.map((t) => `${t.spec.name}${t.fireAtMs}`)).toEqual(['a5', 'b5', 'a6']);
+    expect(sorted.map((t) => `${t.spec.name}${t.fireAtMs}`)).toEqual(['b5', 'a5', 'a6']);
   });
 });
 

@@ -135,15 +135,21 @@ export class ScheduleStore {
    * and decoding the replies is most of the time a big load takes.
    */
   async snapshot(): Promise<ScheduleSnapshot> {
+    // `call('HGETALL')` skips ioredis's reply transformer (keyed by the lower-case name), which builds an
+    // object of 100,000 keys only to be copied into a Map; either shape is read below.
     const results = await this.redis.multi()
-      .hvals(this.keys.schedules).get(this.keys.schedulesRev).hgetall(this.keys.cursor).exec();
+      .hvals(this.keys.schedules).get(this.keys.schedulesRev).call('HGETALL', this.keys.cursor).exec();
     if (!results) throw new Error('ScheduleStore.snapshot: transaction aborted');
-    const [[e1, specs], [e2, rev], [e3, cursors]] = results as [Error | null, unknown][];
-    const err = e1 ?? e2 ?? e3;
+    const err = results.find(([e]) => e)?.[0];
     if (err) throw err;
-    const cursorMap = new Map<string, number>();
-    for (const [name, ms] of Object.entries(cursors as Record<string, string>)) cursorMap.set(name, Number(ms));
-    return { rev: Number(rev ?? 0), specs: (specs as string[]).map((json) => JSON.parse(json) as ScheduleSpec), cursors: cursorMap };
+    const [specs, rev, pairs] = results.map(([, v]) => v) as [string[], string | null, string[] | Record<string, string>];
+    const cursors = new Map<string, number>();
+    if (Array.isArray(pairs)) {
+      for (let i = 0; i < pairs.length; i += 2) cursors.set(pairs[i], Number(pairs[i + 1]));
+    } else {
+      for (const [name, ms] of Object.entries(pairs)) cursors.set(name, Number(ms));
+    }
+    return { rev: Number(rev ?? 0), specs: specs.map((json) => JSON.parse(json) as ScheduleSpec), cursors };
   }
 
   /**

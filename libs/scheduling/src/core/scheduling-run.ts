@@ -1,6 +1,6 @@
 import { logs, tickJobId, type Clock, type EventLogger } from '@lib/common';
 import { dueTicks, type CronCalendar } from './catch-up';
-import { CronGroups, groupKey, memoCalendar } from './cron-groups';
+import { CronGroups, groupSchedules, memoCalendar } from './cron-groups';
 import type { Tick } from './enqueue-plan';
 import { yieldToLoop, type EnqueueFence, type EnqueuedTick, type EnqueueResult, type PromoteOutcome } from './fenced-enqueuer';
 import type { ScheduleSnapshot } from './schedule-store';
@@ -145,12 +145,13 @@ export class SchedulingRun {
     const { lost } = await this.deps.store.detectDataLoss();
     if (this.stopped) return;
     const specs = new Map<string, ScheduleSpec>();
-    const cursors = new Map<string, number>();
+    // the snapshot's cursors become the run's (a cursor left without its schedule is never asked for)
+    const cursors = snapshot.cursors;
     const active: ScheduleSpec[] = [];
     let done = 0;
     for (const spec of snapshot.specs) { // one pass: at 100,000 schedules every extra copy shows
       specs.set(spec.name, spec);
-      cursors.set(spec.name, snapshot.cursors.get(spec.name) ?? Date.parse(spec.createdAt));
+      if (!cursors.has(spec.name)) cursors.set(spec.name, Date.parse(spec.createdAt));
       if (!spec.paused) active.push(spec);
       if (++done % YIELD_EVERY === 0) await yieldToLoop();
     }
@@ -164,33 +165,30 @@ export class SchedulingRun {
     this.specs = specs;
     this.cursors = cursors;
     this.pending = [];
+    const groups = groupSchedules(active);
     // 1. the catch-up, up to now: what was missed follows each misfire policy (a cron tick that comes
     // while this loop yields plans from the same cursors, so nothing is planned twice)
     const nowMs = this.deps.clock.nowMs();
-    const calendars = new Map<string, DueMemo>();
-    for (const spec of active) {
-      const key = groupKey(spec);
-      let memo = calendars.get(key);
-      if (!memo) calendars.set(key, (memo = new DueMemo(memoCalendar(spec))));
-      this.planSchedule(spec, nowMs, memo);
-      if (++done % YIELD_EVERY === 0) {
-        await yieldToLoop();
-        if (this.stopped) return;
+    for (const members of groups.values()) {
+      const memo = this.dueMemo(members[0], nowMs);
+      for (const spec of members) {
+        this.planSchedule(spec, memo);
+        if (++done % YIELD_EVERY === 0) {
+          await yieldToLoop();
+          if (this.stopped) return;
+        }
       }
     }
     // 2. what an earlier leader wrote ahead is promoted by this one at its instant
-    if (firstLoad) this.adoptWrittenAhead(active, nowMs);
+    if (firstLoad) this.adoptWrittenAhead(groups, nowMs);
     // 3. the instants to come within writeAheadMs: a new group plans them as it is armed, and a schedule
     // new to a group armed before joins the instants that group has written ahead already
-    this.groups.sync(active);
-    const ahead = new Map<string, DueMemo>(); // another end (the group's last announced instant): another memo
-    for (const spec of active) {
-      const key = groupKey(spec);
+    this.groups.sync(groups);
+    for (const [key, members] of groups) {
       const untilMs = this.groups.announcedUntil(key);
-      if (untilMs <= nowMs || spec.overlap === 'skip') continue;
-      let memo = ahead.get(key);
-      if (!memo) ahead.set(key, (memo = new DueMemo(memoCalendar(spec))));
-      this.planSchedule(spec, untilMs, memo);
+      if (untilMs <= nowMs) continue;
+      const memo = this.dueMemo(members[0], untilMs);
+      for (const spec of members) if (spec.overlap !== 'skip') this.planSchedule(spec, memo);
     }
     await this.flush();
   }
@@ -201,16 +199,15 @@ export class SchedulingRun {
    * promotes them at their instants like its own (the workers would anyway,
    * a little later, and without `schedule.fired`).
    */
-  private adoptWrittenAhead(active: ScheduleSpec[], nowMs: number): void {
-    const calendars = new Map<string, CronCalendar>();
-    for (const spec of active) {
-      const cursorMs = this.cursors.get(spec.name) ?? 0;
-      if (cursorMs <= nowMs || spec.overlap === 'skip') continue;
-      const key = groupKey(spec);
-      let calendar = calendars.get(key);
-      if (!calendar) calendars.set(key, (calendar = memoCalendar(spec)));
-      for (const fireAtMs of calendar.instantsBetween(nowMs, cursorMs)) {
-        this.promoteAt({ spec, fireAtMs, jobId: tickJobId(spec.name, fireAtMs), enqueuedAtMs: nowMs, ahead: true });
+  private adoptWrittenAhead(groups: ReadonlyMap<string, readonly ScheduleSpec[]>, nowMs: number): void {
+    for (const members of groups.values()) {
+      const calendar = memoCalendar(members[0]);
+      for (const spec of members) {
+        const cursorMs = this.cursors.get(spec.name) ?? 0;
+        if (cursorMs <= nowMs || spec.overlap === 'skip') continue;
+        for (const fireAtMs of calendar.instantsBetween(nowMs, cursorMs)) {
+          this.promoteAt({ spec, fireAtMs, jobId: tickJobId(spec.name, fireAtMs), enqueuedAtMs: nowMs, ahead: true });
+        }
       }
     }
   }
@@ -226,10 +223,10 @@ export class SchedulingRun {
   /** A cron group's instant: written ahead when `early`, except for overlap=skip schedules (decided when it comes). */
   private onCronTick(key: string, instantMs: number, early: boolean): void {
     if (this.stopped) return;
-    const calendar = new DueMemo(memoCalendar(parseKey(key)));
+    const memo = this.dueMemo(parseKey(key), instantMs);
     for (const name of this.groups.members(key)) {
       const spec = this.specs.get(name);
-      if (spec && !spec.paused && !(early && spec.overlap === 'skip')) this.planSchedule(spec, instantMs, calendar);
+      if (spec && !spec.paused && !(early && spec.overlap === 'skip')) this.planSchedule(spec, memo);
     }
     if (!this.flushQueued && this.pending.length > 0) {
       this.flushQueued = true;
@@ -237,13 +234,16 @@ export class SchedulingRun {
     }
   }
 
-  /** Queues the due ticks of one schedule up to `nowMs` (an instant still to come, when writing ahead) and moves its in-memory cursor past them. */
-  private planSchedule(spec: ScheduleSpec, nowMs: number, memo: DueMemo): void {
+  /** dueMemo: a DueMemo for the group of `spec` (cron, timezone) up to `endMs`. */
+  private dueMemo(spec: Pick<ScheduleSpec, 'cron' | 'timezone'>, endMs: number): DueMemo {
+    return new DueMemo(memoCalendar(spec), { nowMs: endMs, windowMs: this.deps.catchUpWindowMs, liveSinceMs: this.liveSinceMs });
+  }
+
+  /** Queues the due ticks of one schedule up to the memo's end (an instant still to come, when writing ahead) and moves its in-memory cursor past them. */
+  private planSchedule(spec: ScheduleSpec, memo: DueMemo): void {
     const cursorMs = this.cursors.get(spec.name) ?? this.liveSinceMs;
-    const due = memo.dueTicks(cursorMs, spec.misfire, (cron) =>
-      dueTicks({ cursorMs, nowMs, windowMs: this.deps.catchUpWindowMs, misfire: spec.misfire, cron, liveSinceMs: this.liveSinceMs }));
-    for (const fireAtMs of due) this.pending.push({ spec, fireAtMs });
-    if (nowMs > cursorMs) this.cursors.set(spec.name, nowMs);
+    for (const fireAtMs of memo.dueTicks(cursorMs, spec.misfire)) this.pending.push({ spec, fireAtMs });
+    if (memo.endMs > cursorMs) this.cursors.set(spec.name, memo.endMs);
   }
 
   /** Enqueues everything pending in one call (the enqueuer batches by 500); reloads when schedules changed. */
@@ -359,14 +359,17 @@ export class SchedulingRun {
  */
 class DueMemo {
   private readonly byCursor = new Map<number, Map<MisfirePolicy, number[]>>();
+  readonly endMs: number;
 
-  constructor(private readonly calendar: CronCalendar) {}
+  constructor(private readonly calendar: CronCalendar, private readonly window: { nowMs: number; windowMs: number; liveSinceMs: number }) {
+    this.endMs = window.nowMs;
+  }
 
-  dueTicks(cursorMs: number, misfire: MisfirePolicy, compute: (calendar: CronCalendar) => number[]): number[] {
+  dueTicks(cursorMs: number, misfire: MisfirePolicy): number[] {
     let byMisfire = this.byCursor.get(cursorMs);
     if (!byMisfire) this.byCursor.set(cursorMs, (byMisfire = new Map()));
     let due = byMisfire.get(misfire);
-    if (!due) byMisfire.set(misfire, (due = compute(this.calendar)));
+    if (!due) byMisfire.set(misfire, (due = dueTicks({ ...this.window, cursorMs, misfire, cron: this.calendar })));
     return due;
   }
 }

@@ -59,10 +59,12 @@ async function prepare(admin, seeded, guardMs) {
 
 async function once(url, admin, seeded, guardMs) {
   const missed = await prepare(admin, seeded, guardMs);
-  // BENCH_SCALE_PROFILE=<dir>: the leader writes a V8 CPU profile there (it is then stopped with SIGTERM).
+  // BENCH_SCALE_PROFILE=<dir>: the leader writes a V8 CPU profile there (it is then stopped with SIGTERM);
+  // BENCH_SCALE_NODE_ARGS: more node options for the leader (e.g. `--require ./heap-log.js`).
   const profile = process.env.BENCH_SCALE_PROFILE;
+  const extra = (process.env.BENCH_SCALE_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const set = new NodeSet({ redisUrl: url, prefix: PREFIX, env: { LOG_LEVEL: 'warn' },
-    nodeArgs: profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [] });
+    nodeArgs: [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []), ...extra] });
   try {
     const proc = await set.start('n1');
     const wonAt = Number(await pollUntil(() => admin.hget(keys.leaderInfo, 'since'), 30_000, 5));

@@ -31,6 +31,8 @@ export function batonKeys(prefix: string) {
     active: `${tag}:active`,
     /** runs: sorted set of one schedule's job ids, scored by scheduled instant. */
     runs: (name: string) => `${tag}:runs:${name}`,
+    /** runsPrefix: the start of every `runs:<name>` key (`runs(name)` = runsPrefix + name). */
+    runsPrefix: `${tag}:runs:`,
     /** job: BullMQ's hash of one job (processedOn, finishedOn, pb = node, ats = attempts started, failedReason, ...). */
     job: (jobId: string) => `${tag}:jobs:${jobId}`,
     /** jobsPrefix: the start of every BullMQ job hash key (`job(id)` = jobsPrefix + id). */

@@ -56,16 +56,22 @@ export function queueScriptKeys(queue: Queue): string[] {
   return keys;
 }
 
+/** writeTicksHead: the arguments writeTicks-6.lua takes before its jobs' (jobs and runs key prefixes, RUNS_KEPT, the job timestamp). */
+export function writeTicksHead(keys: BatonKeys, nowMs: number): string[] {
+  return [keys.jobsPrefix, keys.runsPrefix, String(RUNS_KEPT), String(nowMs)];
+}
+
 /**
- * tickJobArgs: the five writeTicks-6.lua arguments of one tick's job (id,
- * name, data JSON, options JSON, due ms): the same name, data and options
- * that BullMQ's add stores for it (`addJobTo`), so workers, the runs API and
+ * pushTickJobArgs appends the six writeTicks-6.lua arguments of one tick's
+ * job to `args` (id, name, data JSON, options JSON, due ms, whether to trim
+ * the runs index, runsTrimDue): the same name, data and options that
+ * BullMQ's add stores for it (`addJobTo`), so workers, the runs API and
  * BullMQ's own tools read it like any job. With `nowMs` before `atMs` it is
  * written ahead, a delayed job due at `atMs`.
  */
-export function tickJobArgs(spec: ScheduleSpec, atMs: number, jobId: string, token: number, nowMs: number): string[] {
-  const data = jobData(spec, atMs, 'cron', token);
-  return [jobId, spec.name, JSON.stringify(data), JSON.stringify(jobOptions(spec, jobId, atMs, nowMs)), String(atMs)];
+export function pushTickJobArgs(args: string[], spec: ScheduleSpec, atMs: number, jobId: string, token: number, nowMs: number): void {
+  const data = JSON.stringify(jobData(spec, atMs, 'cron', token));
+  args.push(jobId, spec.name, data, JSON.stringify(jobOptions(spec, jobId, atMs, nowMs)), String(atMs), runsTrimDue(jobId) ? '1' : '0');
 }
 
 /** bullmq 6 keeps the (wrapped ioredis) client on the Redis backend, no longer on Queue#client. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import { batonKeys, defineLuaCommands, systemClock, throwFirstError, tickJobId, type BatonKeys, type Clock, type PipelineResults } from '@lib/common';
-import { addJobTo, addRunsEntry, bullClientOf, queueScriptKeys, tickJobArgs, type BullMulti } from './bull-jobs';
+import { addJobTo, addRunsEntry, bullClientOf, pushTickJobArgs, queueScriptKeys, writeTicksHead, type BullMulti } from './bull-jobs';
 import { planBatch, sortTicks, splitBatches, type BatchPlan, type SkippedTick, type Tick } from './enqueue-plan';
 import { FencedOffError } from './scheduling.errors';
 import { SchedulingMessages } from './scheduling.messages';
@@ -339,8 +339,8 @@ export class FencedEnqueuer {
   }
 
   /**
-   * Queues the jobs of `ticks` (one writeTicks call) and their `runs:<name>`
-   * entries on a new MULTI, client-side only: nothing is sent before tryExec,
+   * Queues the jobs of `ticks` and their `runs:<name>` entries (one
+   * writeTicks call) on a new MULTI, client-side only: nothing is sent before tryExec,
    * so a draft may be built before its batch's WATCH and simply dropped when
    * it does not fit the plan. A tick whose instant is after now is written
    * ahead, due at its instant.
@@ -349,11 +349,10 @@ export class FencedEnqueuer {
     const multi = this.redis.multi();
     const jobIds: string[] = [];
     const draftedAtMs = this.clock.nowMs();
-    const args: string[] = [this.keys.jobsPrefix, String(draftedAtMs)];
+    const args = writeTicksHead(this.keys, draftedAtMs);
     for (const t of ticks) {
       const jobId = tickJobId(t.spec.name, t.fireAtMs);
-      addRunsEntry(multi, this.keys, t.spec.name, t.fireAtMs, jobId);
-      for (const arg of tickJobArgs(t.spec, t.fireAtMs, jobId, fencingToken, draftedAtMs)) args.push(arg);
+      pushTickJobArgs(args, t.spec, t.fireAtMs, jobId, fencingToken, draftedAtMs);
       jobIds.push(jobId);
     }
     (multi as unknown as { writeTicks(...a: string[]): unknown }).writeTicks(...this.queueKeys, ...args);

@@ -14,10 +14,13 @@
   KEYS[6] events    BullMQ's event stream
 
   ARGV[1] jobs key prefix ('{baton}:jobs:')
-  ARGV[2] timestamp  epoch ms the jobs were drafted (BullMQ's job timestamp)
-  ARGV[3..] five per job: id, name, data JSON, opts JSON, due epoch ms. A job
-            due after `timestamp` is delayed until exactly then (written
-            ahead); the others go to wait.
+  ARGV[2] runs key prefix ('{baton}:runs:')
+  ARGV[3] runs kept  a runs index trimmed here keeps its newest this many
+  ARGV[4] timestamp  epoch ms the jobs were drafted (BullMQ's job timestamp)
+  ARGV[5..] six per job: id, name, data JSON, opts JSON, due epoch ms, '1' to
+            trim the runs index after adding it (else '0'). A job due after
+            `timestamp` is delayed until exactly then (written ahead); the
+            others go to wait.
 
   A job id that exists already is left as it is (BullMQ's add does the same).
   Events, as BullMQ's: 'added' for each job, then 'delayed' or 'waiting'.
@@ -25,8 +28,8 @@
 ]]
 local rcall = redis.call
 local delayedKey, waitKey, metaKey, activeKey, markerKey, eventsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local prefix = ARGV[1]
-local timestamp = tonumber(ARGV[2])
+local prefix, runsPrefix, runsKept = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local timestamp = tonumber(ARGV[4])
 
 local meta = rcall('HMGET', metaKey, 'paused', 'concurrency', 'opts.maxLenEvents')
 local maxEvents = meta[3]
@@ -36,8 +39,11 @@ if not maxEvents then
 end
 
 local written, waiting, delayed = 0, 0, 0
-for i = 3, #ARGV, 5 do
+for i = 5, #ARGV, 6 do
   local id, name, due = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 4])
+  local runsKey = runsPrefix .. name
+  rcall('ZADD', runsKey, due, id)
+  if ARGV[i + 5] == '1' then rcall('ZREMRANGEBYRANK', runsKey, 0, -(runsKept + 1)) end
   local jobKey = prefix .. id
   if rcall('EXISTS', jobKey) == 0 then
     local delay = 0

@@ -70,8 +70,18 @@ export function writeTicksHead(keys: BatonKeys, nowMs: number): string[] {
  * written ahead, a delayed job due at `atMs`.
  */
 export function pushTickJobArgs(args: string[], spec: ScheduleSpec, atMs: number, jobId: string, token: number, nowMs: number): void {
-  const data = JSON.stringify(jobData(spec, atMs, 'cron', token));
-  args.push(jobId, spec.name, data, JSON.stringify(jobOptions(spec, jobId, atMs, nowMs)), String(atMs), runsTrimDue(jobId) ? '1' : '0');
+  const data: BatonJobData = {
+    schedule: spec.name, handler: spec.handler, scheduledFor: isoOf(atMs),
+    fencingToken: token, payload: spec.data ?? null, timeoutMs: spec.timeoutMs, trigger: 'cron',
+  };
+  args.push(jobId, spec.name, JSON.stringify(data), JSON.stringify(jobOptions(spec, jobId, atMs, nowMs)), String(atMs), runsTrimDue(jobId) ? '1' : '0');
+}
+
+/** isoOf: the ISO 8601 form of `ms`; thousands of ticks in a row share an instant, so the last one is kept. */
+let lastIso = { ms: NaN, iso: '' };
+function isoOf(ms: number): string {
+  if (lastIso.ms !== ms) lastIso = { ms, iso: new Date(ms).toISOString() };
+  return lastIso.iso;
 }
 
 /** bullmq 6 keeps the (wrapped ioredis) client on the Redis backend, no longer on Queue#client. */

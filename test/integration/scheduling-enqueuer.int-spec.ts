@@ -198,6 +198,9 @@ describe('FencedEnqueuer on a real Redis', () => {
     expect(await admin.hget(keys.cursor, 'changed')).toBe(String(at[0] - 1));
     expect(await admin.hget(keys.cursor, 'other')).toBe(String(at[1]));
     expect(await queue.getDelayedCount()).toBe(2); // other's two
+    // BullMQ's event stream tells the withdrawal like a removal
+    const removed = (await admin.xrange(keys.jobsEvents, '-', '+')).filter(([, f]) => f[1] === 'removed').map(([, f]) => f.slice(2).join(' '));
+    expect(removed.sort()).toEqual(['paused', 'changed', 'deleted'].flatMap((n) => at.map((ms) => `jobId ${n}@${ms} prev delayed`)).sort());
     const again = await enqueuer.enqueueTicks({ ...fence, rev: await store.rev() }, [{ spec: { ...created[1], data: { v: 2 } }, fireAtMs: at[0] }]);
     expect(again.enqueued.map((t) => t.jobId)).toEqual([`changed@${at[0]}`]);
     expect((await queue.getJob(`changed@${at[0]}`))?.data.payload).toEqual({ v: 2 });

@@ -42,6 +42,9 @@ export function batonKeys(prefix: string) {
     jobsFailed: `${tag}:jobs:failed`,
     /** jobsDelayed: BullMQ's sorted set of jobs waiting for their time (ticks written ahead, retries in backoff). */
     jobsDelayed: `${tag}:jobs:delayed`,
+    /** jobsEvents / jobsMeta: BullMQ's event stream and meta hash of the queue. */
+    jobsEvents: `${tag}:jobs:events`,
+    jobsMeta: `${tag}:jobs:meta`,
     /** nodes: hash nodeId → node info JSON with lastSeenAt (the heartbeat). */
     nodes: `${tag}:nodes`,
     /** meta: hash written once per data set (createdAt); its absence means Redis lost its data. */

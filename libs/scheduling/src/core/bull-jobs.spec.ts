@@ -23,7 +23,7 @@ describe('pushTickJobArgs', () => {
       const args: string[] = [];
       const jobId = tickJobId(s.name, atMs);
       pushTickJobArgs(args, s, atMs, jobId, 42, nowMs);
-      pushTickJobArgs(args, s, atMs, jobId, 42, nowMs); // the second comes from the cached parts
+      pushTickJobArgs(args, s, atMs, jobId, 42, nowMs); // the second reuses the instant's ISO string
       const data: BatonJobData = { schedule: s.name, handler: 'log', scheduledFor: new Date(atMs).toISOString(), fencingToken: 42,
         payload: s.data ?? null, timeoutMs: s.timeoutMs, trigger: 'cron' };
       const expected = [jobId, s.name, JSON.stringify(data), JSON.stringify(jobOptions(s, jobId, atMs, nowMs)), String(atMs), runsTrimDue(jobId) ? '1' : '0'];

@@ -44,7 +44,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
  * ScheduleStore keeps schedule definitions in Redis (`schedules` hash). Every
- * change is one Lua step (writeSchedule-6.lua) that also bumps `schedulesRev`
+ * change is one Lua step (writeSchedule-8.lua) that also bumps `schedulesRev`
  * and publishes `{op, name, rev}` on `schedulesChannel`, so a leader that
  * WATCHes the revision never enqueues a tick of a schedule that changed under
  * it. Creating a schedule, resuming it, or changing its cron or time zone
@@ -195,7 +195,7 @@ export class ScheduleStore {
   private async writeRaw(op: WriteOp, name: string, json: string, expected: string, raiseCursorMs: number | null) {
     const k = this.keys;
     const cmd = this.redis as unknown as WriteScheduleCommand;
-    const [code, rev] = await cmd.writeSchedule(k.schedules, k.schedulesRev, k.cursor, k.meta, k.jobsDelayed, k.runs(name),
+    const [code, rev] = await cmd.writeSchedule(k.schedules, k.schedulesRev, k.cursor, k.meta, k.jobsDelayed, k.runs(name), k.jobsEvents, k.jobsMeta,
       op, name, json, expected, raiseCursorMs === null ? '' : String(raiseCursorMs), String(this.clock.nowMs()),
       k.schedulesChannel, k.jobsPrefix);
     return [Number(code), Number(rev)] as const;

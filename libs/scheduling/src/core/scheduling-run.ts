@@ -246,7 +246,7 @@ export class SchedulingRun {
     if (memo.endMs > cursorMs) this.cursors.set(spec.name, memo.endMs);
   }
 
-  /** Enqueues everything pending in one call (the enqueuer batches by 500); reloads when schedules changed. */
+  /** Enqueues everything pending in one call (the enqueuer batches it, ENQUEUE_BATCH_SIZE); reloads when schedules changed. */
   private async flush(): Promise<void> {
     this.flushQueued = false;
     if (this.stopped || this.pending.length === 0) return;

@@ -11,6 +11,8 @@
   KEYS[4] meta          hash; createdAt (epoch ms) is written once per data set
   KEYS[5] delayed       BullMQ's delayed set (score = due ms * 0x1000 + counter)
   KEYS[6] runs          this schedule's runs index (job ids by instant)
+  KEYS[7] events        BullMQ's event stream (a withdrawn job gets 'removed')
+  KEYS[8] queueMeta     BullMQ's queue meta (opts.maxLenEvents caps the stream)
 
   ARGV[1] op            'create' (fails if the name exists), 'put' (create or
                         replace, compare-and-set) or 'delete'
@@ -30,6 +32,7 @@
 ]]
 local rcall = redis.call
 local schedulesKey, revKey, cursorKey, metaKey, delayedKey, runsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local eventsKey, queueMetaKey = KEYS[7], KEYS[8]
 local op, name, json, expected = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local raiseCursorMs, nowMs, channel, jobsPrefix = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 
@@ -53,6 +56,8 @@ local function withdraw()
         rcall('ZREM', delayedKey, id)
         rcall('DEL', jobsPrefix .. id)
         rcall('ZREM', runsKey, id)
+        rcall('XADD', eventsKey, 'MAXLEN', '~', rcall('HGET', queueMetaKey, 'opts.maxLenEvents') or 10000, '*',
+          'event', 'removed', 'jobId', id, 'prev', 'delayed')
         if not first or at < first then first = at end
       end
     end

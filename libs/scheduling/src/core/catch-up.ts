@@ -46,6 +46,39 @@ export function dueTicks(input: DueTicksInput): number[] {
   return live;
 }
 
+/**
+ * suffixCalendar: a CronCalendar for ranges that all end at `endMs`, as the
+ * catch-up of one group of schedules (same cron and time zone) asks: each
+ * schedule from its own cursor up to the same end. It keeps the instants in
+ * (coveredFromMs, endMs] computed so far, extends them back when a cursor
+ * lies before, and answers every range by a binary search: the group costs
+ * the instants between its oldest cursor and the end once, not once per
+ * schedule. (10,000 schedules created a millisecond apart have 10,000
+ * distinct cursors: computed one by one, node-cron's matcher held a new
+ * leader's event loop for a second, past its lease renewal deadline.)
+ */
+export function suffixCalendar(calendar: CronCalendar, endMs: number): CronCalendar {
+  let coveredFromMs = endMs;
+  let covered: number[] = [];
+  return {
+    instantsBetween(fromExclusiveMs: number, toInclusiveMs: number, limit?: number): number[] {
+      if (toInclusiveMs !== endMs || limit !== undefined) return calendar.instantsBetween(fromExclusiveMs, toInclusiveMs, limit);
+      if (fromExclusiveMs < coveredFromMs) {
+        covered = calendar.instantsBetween(fromExclusiveMs, coveredFromMs).concat(covered);
+        coveredFromMs = fromExclusiveMs;
+      }
+      let lo = 0;
+      let hi = covered.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (covered[mid] <= fromExclusiveMs) lo = mid + 1;
+        else hi = mid;
+      }
+      return covered.slice(lo);
+    },
+  };
+}
+
 const calendars = new Map<string, CronSchedule>();
 const CALENDAR_CACHE_MAX = 1000;
 

@@ -1,5 +1,5 @@
 import { CronSchedule } from './cron-schedule';
-import { cronCalendar, dueTicks, nextRunAt, type CronCalendar } from './catch-up';
+import { cronCalendar, dueTicks, nextRunAt, suffixCalendar, type CronCalendar } from './catch-up';
 
 const at = (iso: string) => Date.parse(iso);
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -108,6 +108,23 @@ describe('dueTicks', () => {
   it('returns nothing when no instant falls in the range', () => {
     const hourly = cronCalendar('0 * * * *', 'UTC');
     expect(dueTicks({ ...base, cron: hourly, cursorMs: now - 5000, misfire: 'all' })).toEqual([]);
+  });
+});
+
+describe('suffixCalendar', () => {
+  it('answers every range ending at its end as the calendar does, whatever order the starts come in', () => {
+    const base = cronCalendar('*/7 * * * * *', 'UTC');
+    const endMs = Date.parse('2026-11-27T10:00:00.000Z');
+    let calls = 0;
+    const counting: CronCalendar = { instantsBetween: (a, b, l) => { calls++; return base.instantsBetween(a, b, l); } };
+    const suffix = suffixCalendar(counting, endMs);
+    const starts = [30_000, 200, 61_500, 0, 7_000, 120_000, 6_999, 59_999].map((back) => endMs - back);
+    for (const from of starts) expect(suffix.instantsBetween(from, endMs)).toEqual(base.instantsBetween(from, endMs));
+    expect(calls).toBe(3); // extended back only for 30 s, 61.5 s and 120 s
+    // other ends and limits go to the calendar itself
+    expect(suffix.instantsBetween(endMs - 60_000, endMs - 1000)).toEqual(base.instantsBetween(endMs - 60_000, endMs - 1000));
+    expect(suffix.instantsBetween(endMs - 60_000, endMs, 2)).toEqual(base.instantsBetween(endMs - 60_000, endMs, 2));
+    expect(suffix.instantsBetween(endMs, endMs)).toEqual([]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { logs, tickJobId, type Clock, type EventLogger } from '@lib/common';
-import { dueTicks, type CronCalendar } from './catch-up';
+import { cronCalendar, dueTicks, suffixCalendar, type CronCalendar } from './catch-up';
 import { CronGroups, groupSchedules, memoCalendar } from './cron-groups';
 import type { Tick } from './enqueue-plan';
 import { yieldToLoop, type EnqueueFence, type EnqueuedTick, type EnqueueResult, type PromoteOutcome } from './fenced-enqueuer';
@@ -236,7 +236,8 @@ export class SchedulingRun {
 
   /** dueMemo: a DueMemo for the group of `spec` (cron, timezone) up to `endMs`. */
   private dueMemo(spec: Pick<ScheduleSpec, 'cron' | 'timezone'>, endMs: number): DueMemo {
-    return new DueMemo(memoCalendar(spec), { nowMs: endMs, windowMs: this.deps.catchUpWindowMs, liveSinceMs: this.liveSinceMs });
+    const calendar = suffixCalendar(cronCalendar(spec.cron, spec.timezone), endMs);
+    return new DueMemo(calendar, { nowMs: endMs, windowMs: this.deps.catchUpWindowMs, liveSinceMs: this.liveSinceMs });
   }
 
   /** Queues the due ticks of one schedule up to the memo's end (an instant still to come, when writing ahead) and moves its in-memory cursor past them. */
@@ -355,7 +356,9 @@ export class SchedulingRun {
  * DueMemo: within one pass over one (cron, timezone) group up to one end,
  * schedules with the same cursor and misfire policy have the same due
  * instants; compute them once (10,000 schedules at one cursor cost one
- * dueTicks, not 10,000). A pass to another end takes another memo.
+ * dueTicks, not 10,000). Schedules with distinct cursors share the group's
+ * instants through its calendar (suffixCalendar). A pass to another end
+ * takes another memo.
  */
 class DueMemo {
   private readonly byCursor = new Map<number, Map<MisfirePolicy, number[]>>();

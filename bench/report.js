@@ -132,7 +132,7 @@ function otherSections(R) {
   const s = R.scale;
   if (s) {
     out.push('## Scale', '', `One node wins with N once-a-minute schedules, each owing one missed tick; ${s.config.reps} repetitions. ` +
-      'Armed = the first catch-up batch is in Redis (all loaded, cron armed, catch-up planned); caught up = all N missed ticks enqueued. From the instant it won (Redis clock).', '',
+      'Armed = the first catch-up job is in Redis (the queue stream\'s first `added` event: all loaded, cron armed, catch-up planned); caught up = all N jobs are in the queue (wait + active + delayed + completed + failed; the node\'s own worker runs them meanwhile). From the instant it won (Redis clock).', '',
       md(['schedules', 'armed p50 ms', 'armed max', 'caught up p50 ms', 'caught up max', 'RSS MiB p50', 'peak RSS MiB max'],
         s.results.map((x) => [x.n, x.armedMs.median, x.armedMs.max, x.caughtUpMs.median, x.caughtUpMs.max, x.rssMiB.median, x.peakRssMiB.max])), '');
   }

@@ -38,22 +38,26 @@ describe('election Lua scripts and RedisLeaseLock (real redis-server)', () => {
   const acquire = (node: string, leaseMs = 1000, minToken = 0) =>
     redis.acquireLease(k.leader, k.term, k.leaderInfo, k.electionChannel, node, leaseMs, minToken);
 
+  // Leases of a minute, so that a stall of the test machine between two commands (CI saw 150 ms) cannot
+  // make a lease look shorter than it was set: the assertions only need "set from the lease, still running".
   it('acquireLease takes a free lease with token 1 and records the leadership', async () => {
-    expect(await acquire('a')).toEqual([1, 0, null, 0, 0]);
+    expect(await acquire('a', 60_000)).toEqual([1, 0, null, 0, 0]);
     expect(await redis.get(k.leader)).toBe('1:a');
-    expect(await redis.pttl(k.leader)).toBeGreaterThan(900);
+    const pttl = await redis.pttl(k.leader);
+    expect(pttl).toBeGreaterThan(50_000);
+    expect(pttl).toBeLessThanOrEqual(60_000);
     const info = await redis.hgetall(k.leaderInfo);
     const now = Number((await redis.time())[0]) * 1000;
     expect(info).toMatchObject({ nodeId: 'a', term: '1' });
     expect(Math.abs(Number(info.since) - now)).toBeLessThan(1500);
-    expect(Number(info.until) - Number(info.since)).toBe(1000);
+    expect(Number(info.until) - Number(info.since)).toBe(60_000);
   });
 
   it('acquireLease refuses a held lease and returns its pttl and holder (first writer wins)', async () => {
-    await acquire('a');
+    await acquire('a', 60_000);
     const [code, pttl, holder] = await acquire('b');
     expect(code).toBe(-1);
-    expect(pttl).toBeGreaterThan(900);
+    expect(pttl).toBeGreaterThan(50_000);
     expect(holder).toBe('1:a');
     expect(await redis.get(k.term)).toBe('1');
   });
@@ -76,7 +80,7 @@ describe('election Lua scripts and RedisLeaseLock (real redis-server)', () => {
   });
 
   it('acquireLease tells how long a crashed leader had been silent, not only since its lease ran out', async () => {
-    await acquire('a', 200);
+    await acquire('a', 60_000); // long enough that no stall lets it lapse before its renewal
     await new Promise((r) => setTimeout(r, 150));
     expect(await redis.renewLease(k.leader, k.leaderInfo, '1:a', 200)).toBe(LeaseStatus.Ok); // last word from 'a'
     await new Promise((r) => setTimeout(r, 400)); // 'a' crashed: its lease runs out 200 ms after that renew
@@ -87,16 +91,16 @@ describe('election Lua scripts and RedisLeaseLock (real redis-server)', () => {
   });
 
   it('renewLease extends only the holder value; -1 for another value, -2 when missing', async () => {
-    await acquire('a', 300);
-    expect(await redis.renewLease(k.leader, k.leaderInfo, '1:b', 5000)).toBe(LeaseStatus.Lost);
-    expect(await redis.renewLease(k.leader, k.leaderInfo, '2:a', 5000)).toBe(LeaseStatus.Lost);
-    expect(await redis.pttl(k.leader)).toBeLessThanOrEqual(300);
-    expect(await redis.renewLease(k.leader, k.leaderInfo, '1:a', 5000)).toBe(LeaseStatus.Ok);
-    expect(await redis.pttl(k.leader)).toBeGreaterThan(4000);
+    await acquire('a', 60_000);
+    expect(await redis.renewLease(k.leader, k.leaderInfo, '1:b', 120_000)).toBe(LeaseStatus.Lost);
+    expect(await redis.renewLease(k.leader, k.leaderInfo, '2:a', 120_000)).toBe(LeaseStatus.Lost);
+    expect(await redis.pttl(k.leader)).toBeLessThanOrEqual(60_000);
+    expect(await redis.renewLease(k.leader, k.leaderInfo, '1:a', 120_000)).toBe(LeaseStatus.Ok);
+    expect(await redis.pttl(k.leader)).toBeGreaterThan(60_000);
     const info = await redis.hgetall(k.leaderInfo);
-    expect(Number(info.until) - Number(info.since)).toBeGreaterThanOrEqual(5000);
+    expect(Number(info.until) - Number(info.since)).toBeGreaterThanOrEqual(120_000);
     await redis.del(k.leader);
-    expect(await redis.renewLease(k.leader, k.leaderInfo, '1:a', 5000)).toBe(LeaseStatus.Missing);
+    expect(await redis.renewLease(k.leader, k.leaderInfo, '1:a', 120_000)).toBe(LeaseStatus.Missing);
     expect(await redis.exists(k.leader)).toBe(0);
   });
 
@@ -120,11 +124,11 @@ describe('election Lua scripts and RedisLeaseLock (real redis-server)', () => {
 
   it('readLeader returns null without a lease and the leader view with one', async () => {
     expect(await readLeader(redis, prefix)).toBeNull();
-    await acquire('node-1', 800, 6);
+    await acquire('node-1', 60_000, 6);
     const view = await readLeader(redis, prefix);
     expect(view).toMatchObject({ nodeId: 'node-1', term: 7 });
-    expect(view!.leaseRemainingMs).toBeGreaterThan(500);
-    expect(view!.leaseRemainingMs).toBeLessThanOrEqual(800);
+    expect(view!.leaseRemainingMs).toBeGreaterThan(50_000);
+    expect(view!.leaseRemainingMs).toBeLessThanOrEqual(60_000);
     expect(Math.abs(view!.since! - Date.now())).toBeLessThan(2000);
   });
 

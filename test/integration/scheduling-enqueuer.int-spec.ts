@@ -85,7 +85,7 @@ describe('FencedEnqueuer on a real Redis', () => {
   });
 
   const waitingEvents = async () => {
-    const events = await admin.xrange(`${keys.tag}:${keys.queueName}:events`, '-', '+');
+    const events = await admin.xrange(keys.jobsEvents, '-', '+');
     return events.filter(([, f]) => f[f.indexOf('event') + 1] === 'waiting').map(([id, f]) => ({ atMs: Number(id.split('-')[0]), jobId: f[f.indexOf('jobId') + 1] }));
   };
 
@@ -138,10 +138,10 @@ describe('FencedEnqueuer on a real Redis', () => {
           };
           expect(await entries(keys)).toEqual(await entries(other));
         }
-        const events = async (k: ReturnType<typeof batonKeys>) => (await admin.xrange(`${k.tag}:${k.queueName}:events`, '-', '+'))
+        const events = async (k: ReturnType<typeof batonKeys>) => (await admin.xrange(k.jobsEvents, '-', '+'))
           .map(([, fields]) => fields.join(' '));
         expect(await events(keys)).toEqual(await events(other));
-        await admin.del(`${keys.tag}:${keys.queueName}:events`, `${other.tag}:${other.queueName}:events`);
+        await admin.del(keys.jobsEvents, other.jobsEvents);
       }
     } finally {
       await bullQueue.close();
@@ -263,7 +263,7 @@ describe('FencedEnqueuer on a real Redis', () => {
     expect(await queue.getJob(`second@${T0}`)).toBeTruthy();
   });
 
-  it('reloads the add-job script when Redis lost its script cache, losing no tick', async () => {
+  it('reloads its write script when Redis lost its script cache, losing no tick', async () => {
     await enqueuer.enqueueTicks(fence, [{ spec: spec('before'), fireAtMs: T0 }]);
     await admin.script('FLUSH');
     const result = await enqueuer.enqueueTicks(fence, [{ spec: spec('after'), fireAtMs: T0 }]);

@@ -70,11 +70,8 @@ export function writeTicksHead(keys: BatonKeys, nowMs: number): string[] {
  * written ahead, a delayed job due at `atMs`.
  */
 export function pushTickJobArgs(args: string[], spec: ScheduleSpec, atMs: number, jobId: string, token: number, nowMs: number): void {
-  const data: BatonJobData = {
-    schedule: spec.name, handler: spec.handler, scheduledFor: isoOf(atMs),
-    fencingToken: token, payload: spec.data ?? null, timeoutMs: spec.timeoutMs, trigger: 'cron',
-  };
-  args.push(jobId, spec.name, JSON.stringify(data), JSON.stringify(jobOptions(spec, jobId, atMs, nowMs)), String(atMs), runsTrimDue(jobId) ? '1' : '0');
+  const data = JSON.stringify(jobData(spec, atMs, 'cron', token));
+  args.push(jobId, spec.name, data, JSON.stringify(jobOptions(spec, jobId, atMs, nowMs)), String(atMs), runsTrimDue(jobId) ? '1' : '0');
 }
 
 /** isoOf: the ISO 8601 form of `ms`; thousands of ticks in a row share an instant, so the last one is kept. */
@@ -101,9 +98,10 @@ export function addJobTo(queue: Queue, multi: BullMulti, spec: ScheduleSpec, atM
   return (job.addJob(multi as never) as Promise<unknown>).catch(() => undefined);
 }
 
+/** jobData: the data of a schedule's job for instant `atMs` (a tick's or a manual run's). */
 function jobData(spec: ScheduleSpec, atMs: number, trigger: BatonJobData['trigger'], token: number): BatonJobData {
   return {
-    schedule: spec.name, handler: spec.handler, scheduledFor: new Date(atMs).toISOString(),
+    schedule: spec.name, handler: spec.handler, scheduledFor: isoOf(atMs),
     fencingToken: token, payload: spec.data ?? null, timeoutMs: spec.timeoutMs, trigger,
   };
 }

@@ -169,9 +169,9 @@ export class CronGroups {
 }
 
 /**
- * memoCalendar wraps a (cron, timezone) calendar so that, for one tick,
- * schedules sharing a cursor share one computation (10,000 schedules of one
- * cron cost one lookup, not 10,000).
+ * memoCalendar wraps a (cron, timezone) calendar so that equal ranges are
+ * computed once (a new leader adopting what its predecessor wrote ahead:
+ * 10,000 schedules up to one cursor cost one lookup, not 10,000).
  */
 export function memoCalendar(spec: Pick<ScheduleSpec, 'cron' | 'timezone'>): CronCalendar {
   const calendar = cronCalendar(spec.cron, spec.timezone);

@@ -1,7 +1,7 @@
 'use strict';
 // Bench 1: N jobs due at one instant. `raw` is bullmq's queue.addBulk of the
 // same N jobs (ids, data, options); `fenced` is FencedEnqueuer.enqueueTicks
-// (WATCH lease/rev/cursor/active, read cursors, one MULTI per batch);
+// (one fenced writeTicks call per batch: lease, revision, cursors, jobs);
 // `baseline` (with BENCH_BASELINE=<git ref>) is the FencedEnqueuer of that ref.
 // Each variant runs `warmup` + `reps` times on a wiped data set; the order
 // rotates so drift on the shared machine hits all alike.

@@ -138,7 +138,7 @@ function otherSections(R) {
   }
   const e = R.enqueue;
   if (e?.enqueue) {
-    out.push('## Enqueue (fenced MULTI vs raw addBulk)', '', md(['N', 'raw addBulk p50 ms', 'fenced p50 ms', 'fenced p99 ms', 'fenced/raw'],
+    out.push('## Enqueue (fenced writeTicks vs raw addBulk)', '', md(['N', 'raw addBulk p50 ms', 'fenced p50 ms', 'fenced p99 ms', 'fenced/raw'],
       e.enqueue.map((x) => [x.n, x.raw.wallMs.median, x.fenced.wallMs.median, x.fenced.wallMs.p99, x.ratioMedian])), '');
   }
   return out.join('\n');

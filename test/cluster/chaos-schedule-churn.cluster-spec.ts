@@ -9,8 +9,8 @@ import {
 } from './harness';
 
 // Schedule changes while the leader enqueues: every PUT bumps the schedules
-// revision the enqueuer WATCHes, so its WATCH/MULTI/EXEC transactions abort
-// and are retried. Ticks must keep flowing once the churn stops.
+// revision the enqueuer's batches are fenced by, so they come back stale and
+// the leader reloads and recomputes. Ticks must keep flowing once the churn stops.
 const LEASE_MS = 2000;
 
 describe('chaos: schedule churn during the first enqueues', () => {

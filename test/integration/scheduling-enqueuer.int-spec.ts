@@ -226,8 +226,8 @@ describe('FencedEnqueuer on a real Redis', () => {
     expect(await admin.hget(keys.cursor, 'x')).toBeNull();
   });
 
-  it('writes through a renewal of its own lease between the read and EXEC (the lease is read, the term watched)', async () => {
-    beforeNextExec(redis, () => void redis.pexpire(keys.leader, 60_000));
+  it('writes through a renewal of its own lease right before its batch', async () => {
+    beforeNextWrite(redis, () => void redis.pexpire(keys.leader, 60_000));
     const result = await enqueuer.enqueueTicks(fence, [{ spec: spec('renewed'), fireAtMs: T0 }]);
     expect(result.enqueued.map((t) => t.jobId)).toEqual([`renewed@${T0}`]);
   });
@@ -239,8 +239,8 @@ describe('FencedEnqueuer on a real Redis', () => {
     expect(await jobCount()).toBe(0);
   });
 
-  it('writes nothing when the schedules revision changes between the read and EXEC', async () => {
-    beforeNextExec(redis, () => void redis.incr(keys.schedulesRev));
+  it('writes nothing when the schedules revision changed right before the batch', async () => {
+    beforeNextWrite(redis, () => void redis.incr(keys.schedulesRev));
     const result = await enqueuer.enqueueTicks(fence, [{ spec: spec('raced'), fireAtMs: T0 }]);
     expect(result.stale).toBe(true);
     expect(result.skipped.map((s) => s.reason)).toEqual(['stale-schedules']);
@@ -248,15 +248,15 @@ describe('FencedEnqueuer on a real Redis', () => {
     expect(await admin.hget(keys.cursor, 'raced')).toBeNull();
   });
 
-  it('refuses to write when another leader is elected between the read and EXEC', async () => {
-    beforeNextExec(redis, () => { void redis.incr(keys.term); void redis.set(keys.leader, '8:node-b'); }); // as acquireLease does
+  it('refuses to write when another leader was elected right before the batch', async () => {
+    beforeNextWrite(redis, () => { void redis.incr(keys.term); void redis.set(keys.leader, '8:node-b'); }); // as acquireLease does
     await expect(enqueuer.enqueueTicks(fence, [{ spec: spec('raced'), fireAtMs: T0 }])).rejects.toThrow(/found '8:node-b'/);
     expect(await jobCount()).toBe(0);
   });
 
-  it('still enqueues after an EXEC aborted by WATCH on a connection whose first EVAL never ran (no NOSCRIPT)', async () => {
+  it('still enqueues after a stale first batch sent when Redis had no script cache (no NOSCRIPT)', async () => {
     await admin.script('FLUSH');
-    beforeNextExec(redis, () => void redis.incr(keys.schedulesRev));
+    beforeNextWrite(redis, () => void redis.incr(keys.schedulesRev));
     expect((await enqueuer.enqueueTicks(fence, [{ spec: spec('first'), fireAtMs: T0 }])).stale).toBe(true);
     const result = await enqueuer.enqueueTicks({ ...fence, rev: 4 }, [{ spec: spec('second'), fireAtMs: T0 }]);
     expect(result.enqueued.map((t) => t.jobId)).toEqual([`second@${T0}`]);
@@ -283,6 +283,29 @@ describe('FencedEnqueuer on a real Redis', () => {
     await (await queue.getJob(`lone@${T0}`))!.remove();
     const third = await enqueuer.enqueueTicks(fence, [{ spec: s, fireAtMs: T0 + 3000 }]);
     expect(third.enqueued.map((t) => t.jobId)).toEqual([`lone@${T0 + 3000}`]);
+  });
+
+  it('decides each tick in Redis: at or before its cursor, overlapping a run still going or an earlier tick of the batch', async () => {
+    const a = spec('a');
+    await admin.hset(keys.cursor, 'a', String(T0 + 2000));
+    const byCursor = await enqueuer.enqueueTicks(fence, [T0 + 1000, T0 + 2000, T0 + 3000].map((at) => ({ spec: a, fireAtMs: at })));
+    expect(byCursor.enqueued.map((t) => t.fireAtMs)).toEqual([T0 + 3000]);
+    expect(byCursor.skipped.map((x) => [x.tick.fireAtMs, x.reason])).toEqual([[T0 + 1000, 'already-enqueued'], [T0 + 2000, 'already-enqueued']]);
+    expect(await admin.hget(keys.cursor, 'a')).toBe(String(T0 + 3000));
+
+    const busy = spec('busy', { overlap: 'skip' }), done = spec('done', { overlap: 'skip' });
+    const free = spec('free', { overlap: 'skip' }), many = spec('many');
+    await admin.hset(keys.active, 'busy', 'busy@1', 'done', 'done@1');
+    await admin.hset(keys.job('busy@1'), 'name', 'busy', 'processedOn', '1');
+    await admin.hset(keys.job('done@1'), 'name', 'done', 'finishedOn', '2');
+    const ticks = [busy, done, free, many].flatMap((s) => [T0, T0 + 1000].map((at) => ({ spec: s, fireAtMs: at })));
+    const result = await enqueuer.enqueueTicks(fence, ticks);
+    const label = (t: { spec: ScheduleSpec; fireAtMs: number }) => `${t.spec.name}+${t.fireAtMs - T0}`;
+    expect(result.enqueued.map(label).sort()).toEqual(['done+0', 'free+0', 'many+0', 'many+1000']);
+    expect(result.skipped.map((x) => `${label(x.tick)}:${x.reason}`).sort())
+      .toEqual(['busy+0:overlap', 'busy+1000:overlap', 'done+1000:overlap', 'free+1000:overlap']);
+    for (const name of ['busy', 'done', 'free', 'many']) expect(await admin.hget(keys.cursor, name)).toBe(String(T0 + 1000));
+    expect(await admin.hgetall(keys.active)).toEqual({ busy: 'busy@1', done: `done@${T0}`, free: `free@${T0}` });
   });
 
   it('enqueues 2,000 ticks in batches, and none of them a second time', async () => {
@@ -313,9 +336,9 @@ describe('FencedEnqueuer on a real Redis', () => {
       expect(await admin.hget(keys.cursor, 'g')).toBe(String(T0 + 1000));
     });
 
-    it('keeps the batches written before a revision change between a later read and EXEC, and writes nothing after it', async () => {
+    it('keeps the batches written before a revision change, and writes nothing after it', async () => {
       const ticks = ['a', 'b', 'c', 'd', 'e'].map((n) => ({ spec: spec(n), fireAtMs: T0 }));
-      beforeNextExec(redis, () => beforeNextExec(redis, () => void redis.incr(keys.schedulesRev)));
+      beforeNextWrite(redis, () => beforeNextWrite(redis, () => void redis.incr(keys.schedulesRev)));
       const result = await small.enqueueTicks(fence, ticks);
       expect(result.stale).toBe(true);
       expect(names(result.enqueued)).toEqual(['a', 'b', 'c'].map((n) => `${n}@${T0}`));
@@ -326,7 +349,7 @@ describe('FencedEnqueuer on a real Redis', () => {
 
     it('writes nothing more once another leader is elected while an earlier batch is in flight', async () => {
       const ticks = ['a', 'b', 'c', 'd', 'e'].map((n) => ({ spec: spec(n), fireAtMs: T0 }));
-      beforeNextExec(redis, () => beforeNextExec(redis, () => { void redis.incr(keys.term); void redis.set(keys.leader, '8:node-b'); }));
+      beforeNextWrite(redis, () => beforeNextWrite(redis, () => { void redis.incr(keys.term); void redis.set(keys.leader, '8:node-b'); }));
       await expect(small.enqueueTicks(fence, ticks)).rejects.toBeInstanceOf(FencedOffError);
       expect(await admin.hkeys(keys.cursor)).toEqual(['a', 'b', 'c']);
       expect(await jobCount()).toBe(3);
@@ -366,7 +389,7 @@ describe('FencedEnqueuer on a real Redis', () => {
     await other.quit();
   });
 
-  it('keeps ioredis from replaying its MULTI on a new socket after a reconnect', () => {
+  it('keeps ioredis from replaying a batch on a new socket after a reconnect', () => {
     expect(redis.options.autoResendUnfulfilledCommands).toBe(false);
   });
 
@@ -382,22 +405,16 @@ describe('FencedEnqueuer on a real Redis', () => {
 
 /**
  * Runs `sideEffect` on the enqueuer's own connection right before its next
- * MULTI is sent, so it lands after that batch's WATCH and read. (MULTIs are
- * built ahead of their batch's WATCH, so hooking multi() would be too early.)
+ * writeTicks call is sent, so it lands in Redis just before that batch. (The
+ * next batch's call is built while the previous one runs, so the hook is on
+ * sending, not on building.)
  */
-function beforeNextExec(redis: Redis, sideEffect: () => void): void {
-  const raw = redis as unknown as { multi: (...args: unknown[]) => { exec: (...args: unknown[]) => unknown } };
-  const original = raw.multi;
-  raw.multi = function (this: unknown, ...args: unknown[]) {
-    const multi = original.apply(this, args);
-    const exec = multi.exec;
-    multi.exec = function (this: unknown, ...execArgs: unknown[]) {
-      if (raw.multi !== original) {
-        raw.multi = original;
-        sideEffect();
-      }
-      return exec.apply(this, execArgs);
-    };
-    return multi;
+function beforeNextWrite(redis: Redis, sideEffect: () => void): void {
+  const raw = redis as unknown as { writeTicks: (...args: unknown[]) => unknown };
+  const original = raw.writeTicks;
+  raw.writeTicks = function (this: unknown, ...args: unknown[]) {
+    raw.writeTicks = original;
+    sideEffect();
+    return original.apply(this, args);
   };
 }

@@ -1,7 +1,7 @@
 /**
  * batonKeys builds every Redis key of one deployment. All keys share the hash
- * tag `{prefix}` so one deployment lives in one Redis Cluster slot, and WATCH /
- * MULTI / Lua over several of them stay legal there. Two prefixes are two
+ * tag `{prefix}` so one deployment lives in one Redis Cluster slot, and MULTI /
+ * Lua over several of them stay legal there. Two prefixes are two
  * independent clusters.
  */
 export function batonKeys(prefix: string) {

@@ -1,4 +1,4 @@
-/** PipelineResults: what ioredis's pipeline/multi exec() resolves to (null when a WATCH aborted the MULTI). */
+/** PipelineResults: what ioredis's pipeline/multi exec() resolves to (null when a WATCH aborted a MULTI). */
 export type PipelineResults = [Error | null, unknown][] | null;
 
 /** throwFirstError: a pipeline reports errors per command, never by rejecting; throw the first one. */

@@ -12,8 +12,8 @@ const ROLE_OPTIONS: Record<ConnectionRole, RedisOptions> = {
   election: { maxRetriesPerRequest: 1 },
   'election-sub': { maxRetriesPerRequest: null },
   'schedules-sub': { maxRetriesPerRequest: null },
-  // WATCH/MULTI needs a connection nobody else uses, and one that never replays
-  // a MULTI on a new socket after a reconnect (the WATCH, our fence, would be gone).
+  // The leader's fenced writes: a connection nobody else waits behind, and one that
+  // fails a batch in flight across a reconnect instead of replaying it later.
   enqueuer: { ...fencedConnectionOptions },
 };
 

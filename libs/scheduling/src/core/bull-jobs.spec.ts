@@ -26,13 +26,14 @@ describe('pushTickJobArgs', () => {
       pushTickJobArgs(args, s, atMs, jobId, 42, nowMs); // the second reuses the instant's ISO string
       const data: BatonJobData = { schedule: s.name, handler: 'log', scheduledFor: new Date(atMs).toISOString(), fencingToken: 42,
         payload: s.data ?? null, timeoutMs: s.timeoutMs, trigger: 'cron' };
-      const expected = [jobId, s.name, JSON.stringify(data), JSON.stringify(jobOptions(s, jobId, atMs, nowMs)), String(atMs), runsTrimDue(jobId) ? '1' : '0'];
+      const expected = [jobId, s.name, JSON.stringify(data), JSON.stringify(jobOptions(s, jobId, atMs, nowMs)), String(atMs),
+        runsTrimDue(jobId) ? '1' : '0', s.overlap === 'skip' ? '1' : '0'];
       expect(args).toEqual([...expected, ...expected]);
     }
   });
 
-  it('heads the arguments with the key prefixes, RUNS_KEPT and the timestamp', () => {
+  it('heads the arguments with the key prefixes, RUNS_KEPT, the timestamp and the fence', () => {
     const keys = batonKeys('p');
-    expect(writeTicksHead(keys, T)).toEqual(['{p}:jobs:', '{p}:runs:', String(RUNS_KEPT), String(T)]);
+    expect(writeTicksHead(keys, T, { leaseValue: '7:n', rev: 3 })).toEqual(['{p}:jobs:', '{p}:runs:', String(RUNS_KEPT), String(T), '7:n', '3']);
   });
 });

@@ -2,7 +2,7 @@ import { Job, type JobsOptions, type Queue } from 'bullmq';
 import { RUNS_KEPT, runsTrimDue, type BatonJobData, type BatonKeys, type PipelineResults } from '@lib/common';
 import type { ScheduleSpec } from './schedule-spec';
 
-// How Baton writes a job: a tick through writeTicks-6.lua (BullMQ's job
+// How Baton writes a job: a tick through writeTicks-10.lua (BullMQ's job
 // format, a batch per call), a manual run through bullmq's own add-job script
 // queued on a MULTI of bullmq's connection; each plus the schedule's runs
 // index. The bullmq internals it relies on (the queue's keys, the backend's
@@ -47,7 +47,7 @@ export function addRunsEntry(multi: BullMulti, keys: BatonKeys, name: string, sc
 
 /**
  * queueScriptKeys: the keys of BullMQ's queue that Baton's own job scripts
- * (writeTicks-6.lua, promoteTicks-6.lua) take, in their KEYS order.
+ * (writeTicks-10.lua, promoteTicks-6.lua) take first, in their KEYS order.
  */
 export function queueScriptKeys(queue: Queue): string[] {
   const k = (queue as unknown as { keys: Record<string, string> }).keys;
@@ -56,22 +56,28 @@ export function queueScriptKeys(queue: Queue): string[] {
   return keys;
 }
 
-/** writeTicksHead: the arguments writeTicks-6.lua takes before its jobs' (jobs and runs key prefixes, RUNS_KEPT, the job timestamp). */
-export function writeTicksHead(keys: BatonKeys, nowMs: number): string[] {
-  return [keys.jobsPrefix, keys.runsPrefix, String(RUNS_KEPT), String(nowMs)];
+/**
+ * writeTicksHead: the arguments writeTicks-10.lua takes before its ticks'
+ * (jobs and runs key prefixes, RUNS_KEPT, the job timestamp, the lease value
+ * and schedules revision of the fence).
+ */
+export function writeTicksHead(keys: BatonKeys, nowMs: number, fence: { leaseValue: string; rev: number }): string[] {
+  return [keys.jobsPrefix, keys.runsPrefix, String(RUNS_KEPT), String(nowMs), fence.leaseValue, String(fence.rev)];
 }
 
 /**
- * pushTickJobArgs appends the six writeTicks-6.lua arguments of one tick's
- * job to `args` (id, name, data JSON, options JSON, due ms, whether to trim
- * the runs index, runsTrimDue): the same name, data and options that
+ * pushTickJobArgs appends the seven writeTicks-10.lua arguments of one tick
+ * to `args` (job id, name, data JSON, options JSON, due ms, whether to trim
+ * the runs index (runsTrimDue), whether the schedule is overlap=skip): the
+ * job's name, data and options are the same that
  * BullMQ's add stores for it (`addJobTo`), so workers, the runs API and
  * BullMQ's own tools read it like any job. With `nowMs` before `atMs` it is
  * written ahead, a delayed job due at `atMs`.
  */
 export function pushTickJobArgs(args: string[], spec: ScheduleSpec, atMs: number, jobId: string, token: number, nowMs: number): void {
   const data = JSON.stringify(jobData(spec, atMs, 'cron', token));
-  args.push(jobId, spec.name, data, JSON.stringify(jobOptions(spec, jobId, atMs, nowMs)), String(atMs), runsTrimDue(jobId) ? '1' : '0');
+  args.push(jobId, spec.name, data, JSON.stringify(jobOptions(spec, jobId, atMs, nowMs)), String(atMs),
+    runsTrimDue(jobId) ? '1' : '0', spec.overlap === 'skip' ? '1' : '0');
 }
 
 /** isoOf: the ISO 8601 form of `ms`; thousands of ticks in a row share an instant, so the last one is kept. */

@@ -1,4 +1,4 @@
-import { planBatch, sortTicks, splitBatches, type Tick } from './enqueue-plan';
+import { sortTicks, splitBatches, type Tick } from './enqueue-plan';
 import type { ScheduleSpec } from './schedule-spec';
 
 const spec = (name: string, overlap: 'allow' | 'skip' = 'allow') => ({ name, overlap }) as ScheduleSpec;
@@ -23,26 +23,5 @@ describe('splitBatches', () => {
     const batches = splitBatches([1, 2, 3, 4, 5].map((at) => tick(a, at)), 2);
     expect(batches.map((b) => b.map((t) => t.fireAtMs))).toEqual([[1, 2], [3, 4], [5]]);
     expect(splitBatches([], 2)).toEqual([]);
-  });
-});
-
-describe('planBatch', () => {
-  it('drops ticks at or before the cursor as already enqueued and moves the cursor to the newest', () => {
-    const a = spec('a');
-    const plan = planBatch([tick(a, 1000), tick(a, 2000), tick(a, 3000)], { cursors: new Map([['a', 2000]]), activeRunning: new Set() });
-    expect(plan.enqueue.map((t) => t.fireAtMs)).toEqual([3000]);
-    expect(plan.skipped.map((s) => [s.tick.fireAtMs, s.reason])).toEqual([[1000, 'already-enqueued'], [2000, 'already-enqueued']]);
-    expect(plan.newCursors).toEqual(new Map([['a', 3000]]));
-  });
-
-  it('skips overlap=skip ticks while a run is active or after one enqueued in the same batch, still moving the cursor', () => {
-    const busy = spec('busy', 'skip'), free = spec('free', 'skip'), many = spec('many');
-    const plan = planBatch(
-      [tick(busy, 1), tick(free, 1), tick(free, 2), tick(many, 1), tick(many, 2)],
-      { cursors: new Map(), activeRunning: new Set(['busy']) },
-    );
-    expect(plan.enqueue.map((t) => `${t.spec.name}${t.fireAtMs}`)).toEqual(['free1', 'many1', 'many2']);
-    expect(plan.skipped.map((s) => `${s.tick.spec.name}${s.tick.fireAtMs}:${s.reason}`)).toEqual(['busy1:overlap', 'free2:overlap']);
-    expect(plan.newCursors).toEqual(new Map([['busy', 1], ['free', 2], ['many', 2]]));
   });
 });

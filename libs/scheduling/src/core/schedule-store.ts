@@ -45,9 +45,9 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /**
  * ScheduleStore keeps schedule definitions in Redis (`schedules` hash). Every
  * change is one Lua step (writeSchedule-8.lua) that also bumps `schedulesRev`
- * and publishes `{op, name, rev}` on `schedulesChannel`, so a leader that
- * WATCHes the revision never enqueues a tick of a schedule that changed under
- * it. Creating a schedule, resuming it, or changing its cron or time zone
+ * and publishes `{op, name, rev}` on `schedulesChannel`, so a leader whose
+ * writes are fenced by the revision never enqueues a tick of a schedule that
+ * changed under it. Creating a schedule, resuming it, or changing its cron or time zone
  * raises its cursor to now: no tick from before that moment is owed.
  * Changing, pausing or deleting a schedule withdraws, in the same step, the
  * ticks a leader wrote ahead for it that are not due yet (see SchedulingRun):

@@ -1,6 +1,6 @@
 --[[
   writeSchedule: create, replace or delete one schedule, bump the revision and
-  announce the change, all in one step (the leader WATCHes the revision).
+  announce the change, all in one step (the leader's writes are fenced by the revision).
   Replacing (pause included) or deleting also withdraws the schedule's ticks
   that a leader wrote ahead and that are not due yet (BullMQ delayed jobs due
   at their own instant): they were written for the old definition.

@@ -4,8 +4,8 @@ import type { Redis } from 'ioredis';
 
 /**
  * SchedulingModuleOptions: `redis` serves the schedule store, manual
- * triggers and the promotion of ticks written ahead; `enqueuer` is the leader's dedicated WATCH/MULTI connection,
- * opened with fencedConnectionOptions and used by nothing else; `subscriber`
+ * triggers and the promotion of ticks written ahead; `enqueuer` is the leader's dedicated connection for
+ * its fenced writes, opened with fencedConnectionOptions and used by nothing else; `subscriber`
  * receives schedule changes. catchUpWindowMs defaults to CATCH_UP_WINDOW_MS,
  * writeAheadMs to WRITE_AHEAD_MS (see LeaderSchedulerOptions).
  */

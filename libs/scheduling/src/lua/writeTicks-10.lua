@@ -1,0 +1,137 @@
+--[[
+  writeTicks: the fenced write of a batch of ticks, in one atomic step.
+  It checks the fence (the lease is the caller's, the schedules revision is
+  the one the ticks were computed from), decides each tick against its
+  schedule's cursor and, for overlap=skip, its active run, and writes the
+  jobs exactly as BullMQ's addStandardJob / addDelayedJob write them for
+  Baton's options (no parent, no deduplication, no priority, FIFO) without
+  their per-job cost (one call per batch, no msgpack, no job counter, one
+  marker update per batch), plus the cursors, the active runs and the
+  runs:<name> index. The leader's FencedEnqueuer sends one call per batch.
+
+  KEYS[1]  delayed   BullMQ's delayed set (score = due ms * 0x1000)
+  KEYS[2]  wait      BullMQ's wait list
+  KEYS[3]  meta      BullMQ's queue meta (paused, concurrency, opts.maxLenEvents)
+  KEYS[4]  active    BullMQ's active list
+  KEYS[5]  marker    BullMQ's marker set (wakes blocked workers)
+  KEYS[6]  events    BullMQ's event stream
+  KEYS[7]  leader    Baton's lease ('<token>:<nodeId>')
+  KEYS[8]  rev       Baton's schedules revision
+  KEYS[9]  cursor    Baton's cursors (name -> last enqueued instant ms)
+  KEYS[10] running   Baton's active runs of overlap=skip schedules (name -> job id)
+
+  ARGV[1] jobs key prefix ('{baton}:jobs:')
+  ARGV[2] runs key prefix ('{baton}:runs:')
+  ARGV[3] runs kept  a runs index trimmed here keeps its newest this many
+  ARGV[4] timestamp  epoch ms the jobs were drafted (BullMQ's job timestamp)
+  ARGV[5] lease      the lease value the caller holds
+  ARGV[6] rev        the schedules revision the ticks were computed from
+  ARGV[7..] seven per tick, in instant order per schedule: job id, name, data
+            JSON, opts JSON, due epoch ms, '1' to trim the runs index after
+            adding to it (else '0'), '1' for an overlap=skip schedule. A job
+            due after `timestamp` is delayed until exactly then (written
+            ahead); the others go to wait.
+
+  Returns {'fenced', lease in Redis or nil} or {'stale'} having written
+  nothing, else {'ok', code per tick}: 1 enqueued (a job id that exists
+  already is left as it is, as BullMQ's add does), 0 at or before its
+  schedule's cursor (enqueued before), 2 skipped for overlap (its previous
+  run is queued or running, or an earlier tick of this batch was enqueued;
+  the cursor still moves past it, so it is never retried).
+  Events, as BullMQ's: 'added' for each job, then 'delayed' or 'waiting'.
+]]
+local rcall = redis.call
+local delayedKey, waitKey, metaKey, activeKey, markerKey, eventsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local leaderKey, revKey, cursorKey, runningKey = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local prefix, runsPrefix, runsKept = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local timestamp = tonumber(ARGV[4])
+
+local lease = rcall('GET', leaderKey)
+if lease ~= ARGV[5] then return {'fenced', lease} end
+if tonumber(rcall('GET', revKey) or '0') ~= tonumber(ARGV[6]) then return {'stale'} end
+
+local meta = rcall('HMGET', metaKey, 'paused', 'concurrency', 'opts.maxLenEvents')
+local maxEvents = meta[3]
+if not maxEvents then
+  maxEvents = 10000
+  rcall('HSET', metaKey, 'opts.maxLenEvents', maxEvents)
+end
+
+local codes = {'ok'}
+local cursors, moved, newCursor, busy = {}, {}, {}, {}
+local waiting, delayed = 0, 0
+for i = 7, #ARGV, 7 do
+  local id, name, due = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 4])
+  local cursor = cursors[name]
+  if cursor == nil then
+    cursor = tonumber(rcall('HGET', cursorKey, name)) or false
+    cursors[name] = cursor
+  end
+  local code = 1
+  if cursor and due <= cursor then
+    code = 0
+  else
+    if newCursor[name] == nil then moved[#moved + 1] = name end
+    newCursor[name] = ARGV[i + 4]
+    cursors[name] = due
+    local skip = ARGV[i + 6] == '1'
+    if skip then
+      if busy[name] == nil then
+        local runningId = rcall('HGET', runningKey, name)
+        busy[name] = false
+        if runningId then
+          local job = rcall('HMGET', prefix .. runningId, 'name', 'finishedOn')
+          busy[name] = job[1] ~= false and job[2] == false
+        end
+      end
+      if busy[name] then code = 2 else busy[name] = true; rcall('HSET', runningKey, name, id) end
+    end
+  end
+  if code == 1 then
+    local runsKey = runsPrefix .. name
+    rcall('ZADD', runsKey, due, id)
+    if ARGV[i + 5] == '1' then rcall('ZREMRANGEBYRANK', runsKey, 0, -(runsKept + 1)) end
+    local jobKey = prefix .. id
+    if rcall('EXISTS', jobKey) == 0 then
+      local delay = 0
+      if due > timestamp then delay = due - timestamp end
+      rcall('HSET', jobKey, 'name', name, 'data', ARGV[i + 2], 'opts', ARGV[i + 3],
+        'timestamp', timestamp, 'delay', delay, 'priority', 0)
+      rcall('XADD', eventsKey, '*', 'event', 'added', 'jobId', id, 'name', name)
+      if delay > 0 then
+        rcall('ZADD', delayedKey, due * 0x1000, id)
+        rcall('XADD', eventsKey, 'MAXLEN', '~', maxEvents, '*', 'event', 'delayed', 'jobId', id, 'delay', due)
+        delayed = delayed + 1
+      else
+        rcall('LPUSH', waitKey, id)
+        rcall('XADD', eventsKey, 'MAXLEN', '~', maxEvents, '*', 'event', 'waiting', 'jobId', id)
+        waiting = waiting + 1
+      end
+    end
+  end
+  codes[#codes + 1] = code
+end
+
+-- The moved cursors, in HSETs of at most 500 fields (Lua's unpack has a stack limit).
+local fields = {}
+for _, name in ipairs(moved) do
+  fields[#fields + 1] = name
+  fields[#fields + 1] = newCursor[name]
+  if #fields == 1000 then rcall('HSET', cursorKey, unpack(fields)); fields = {} end
+end
+if #fields > 0 then rcall('HSET', cursorKey, unpack(fields)) end
+
+-- Wake blocked workers as BullMQ does: for jobs in wait (not while the queue is
+-- paused or at its global concurrency), and for delayed ones at the earliest due
+-- time (addDelayMarkerIfNeeded), so that idle workers promote them should
+-- nobody else.
+if waiting > 0 then
+  local maxed = false
+  if meta[2] then maxed = rcall('LLEN', activeKey) >= tonumber(meta[2]) end
+  if not meta[1] and not maxed then rcall('ZADD', markerKey, 0, '0') end
+end
+if delayed > 0 then
+  local first = rcall('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
+  if first[2] then rcall('ZADD', markerKey, math.floor(tonumber(first[2]) / 0x1000), '1') end
+end
+return codes

@@ -20,7 +20,7 @@ export interface ScheduleChange {
   rev: number;
 }
 
-/** ScheduleSnapshot: every schedule (unordered) with its cursor, read atomically at revision `rev`. */
+/** ScheduleSnapshot: every schedule (unordered) with its cursor, read as of one revision, `rev`. */
 export interface ScheduleSnapshot {
   rev: number;
   specs: ScheduleSpec[];
@@ -40,6 +40,9 @@ interface WriteScheduleCommand {
 }
 
 const CAS_ATTEMPTS = 10;
+/** SCAN_COUNT: schedules per HSCAN call of a snapshot (~300 KB of JSON); SCAN_TRIES: streamed reads before one MULTI. */
+const SCAN_COUNT = 1000;
+const SCAN_TRIES = 3;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
@@ -131,10 +134,31 @@ export class ScheduleStore {
 
   /**
    * snapshot reads every schedule (in no particular order), the revision and
-   * every cursor in one MULTI. HVALS, not HGETALL: each JSON holds its name,
-   * and decoding the replies is most of the time a big load takes.
+   * every cursor, as of one revision. It streams: HSCAN chunks of the
+   * schedules, then of the cursors, each chunk decoded while Redis serves the
+   * next, between two reads of the revision; a change in between (every
+   * change raises the revision) reads again. Only the leader that loads
+   * writes cursors otherwise, and it does not while it loads. At 100,000
+   * schedules one MULTI of HVALS + HGETALL made ~35 MB of replies that all
+   * lived at once (300,000 Buffers and strings) and most of a new leader's
+   * peak memory. That MULTI is still the last resort, after SCAN_TRIES
+   * streamed reads that schedule changes overtook: it always succeeds.
    */
   async snapshot(): Promise<ScheduleSnapshot> {
+    const k = this.keys;
+    for (let attempt = 0; attempt < SCAN_TRIES; attempt++) {
+      const rev = await this.rev();
+      const specs = new Map<string, ScheduleSpec>(); // HSCAN may return a field twice
+      await this.scanHash(k.schedules, SCAN_COUNT, (name, json) => specs.set(name, JSON.parse(json) as ScheduleSpec));
+      const cursors = new Map<string, number>();
+      await this.scanHash(k.cursor, SCAN_COUNT * 5, (name, ms) => cursors.set(name, Number(ms)));
+      if ((await this.rev()) === rev) return { rev, specs: [...specs.values()], cursors };
+    }
+    return this.snapshotAtOnce();
+  }
+
+  /** snapshotAtOnce reads the snapshot in one MULTI (HVALS: each JSON holds its name). */
+  private async snapshotAtOnce(): Promise<ScheduleSnapshot> {
     // `call('HGETALL')` skips ioredis's reply transformer (keyed by the lower-case name), which builds an
     // object of 100,000 keys only to be copied into a Map; either shape is read below.
     const results = await this.redis.multi()
@@ -150,6 +174,17 @@ export class ScheduleStore {
       for (const [name, ms] of Object.entries(pairs)) cursors.set(name, Number(ms));
     }
     return { rev: Number(rev ?? 0), specs: specs.map((json) => JSON.parse(json) as ScheduleSpec), cursors };
+  }
+
+  /** scanHash calls `each` for every field of hash `key` (HSCAN, about `count` a call, the next call in flight while a chunk is handled). */
+  private async scanHash(key: string, count: number, each: (field: string, value: string) => void): Promise<void> {
+    let next = this.redis.hscan(key, '0', 'COUNT', count);
+    for (;;) {
+      const [cursor, flat] = await next;
+      if (cursor !== '0') next = this.redis.hscan(key, cursor, 'COUNT', count);
+      for (let i = 0; i < flat.length; i += 2) each(flat[i], flat[i + 1]);
+      if (cursor === '0') return;
+    }
   }
 
   /**

@@ -69,11 +69,11 @@ async function timeOnce(variant, url, admin, cfg) {
     redisCpuUsPerJob: (redisMs * 1000) / cfg.jobs, redisCommandsPerJob: commands / cfg.jobs };
 }
 
-/** run (`npm run bench -- throughput`). Env: BENCH_THROUGHPUT_JOBS (50000), BENCH_THROUGHPUT_REPS (7). */
+/** run (`npm run bench -- throughput`). Env: BENCH_THROUGHPUT_JOBS (50000), BENCH_THROUGHPUT_REPS (11). */
 async function run({ smoke, log }) {
   const env = process.env;
   const config = smoke ? { jobs: 500, reps: 1 }
-    : { jobs: Number(env.BENCH_THROUGHPUT_JOBS ?? 50_000), reps: Number(env.BENCH_THROUGHPUT_REPS ?? 7) };
+    : { jobs: Number(env.BENCH_THROUGHPUT_JOBS ?? 50_000), reps: Number(env.BENCH_THROUGHPUT_REPS ?? 11) };
   config.variants = ['raw', 'baton'];
   Object.assign(config, { concurrency: 10, lockMs: 10_000, stalledMs: 5000, handler: 'no-op', worker: 'in the bench process' });
   log(`config ${JSON.stringify(config)}`);

@@ -130,59 +130,58 @@ describe('ScheduleStore on a real Redis', () => {
     await store.put(spec('s2', { paused: true }));
     const snap = await store.snapshot();
     expect(snap.rev).toBe(2);
-    expect(snap.specs.map((s) => s.name).sort()).toEqual(['s1', 's2']);
+    expect([...snap.specs.keys()].sort()).toEqual(['s1', 's2']);
     expect(snap.cursors).toEqual(new Map([['s1', nowMs]]));
   });
 
   it('reads an empty deployment, and each schedule exactly as stored, whatever its data holds', async () => {
-    expect(await store.snapshot()).toEqual({ rev: 0, specs: [], cursors: new Map() });
+    expect(await store.snapshot()).toEqual({ rev: 0, specs: new Map(), cursors: new Map() });
     const odd = await store.put(spec('odd', { data: { text: 'é✓ "q" \\ / \n ],[', list: [1, { deep: [] }], empty: {} } }));
     const plain = await store.put(spec('plain'));
     const snap = await store.snapshot();
-    expect(snap.specs.sort((a, b) => a.name.localeCompare(b.name))).toEqual([odd.spec, plain.spec]);
+    expect(snap.specs).toEqual(new Map([['odd', odd.spec], ['plain', plain.spec]]));
     expect(snap.cursors).toEqual(new Map([['odd', nowMs], ['plain', nowMs]]));
   });
 
   it('reads every schedule of many scan chunks once, and reads again when a schedule changes meanwhile', async () => {
     const names = Array.from({ length: 2500 }, (_, i) => `many-${i}`);
     for (let i = 0; i < names.length; i += 500) await Promise.all(names.slice(i, i + 500).map((n) => store.put(spec(n))));
-    const raw = redis as unknown as { hscan: (...args: unknown[]) => unknown };
-    const hscan = raw.hscan;
+    const raw = redis as unknown as { scanJson: (...args: unknown[]) => unknown };
+    const scanJson = raw.scanJson;
     let calls = 0;
-    raw.hscan = function (this: unknown, ...args: unknown[]) {
+    raw.scanJson = function (this: unknown, ...args: unknown[]) {
       if (++calls === 2) void store.put(spec('late')); // lands between two chunks of the first read
-      return hscan.apply(this, args);
+      return scanJson.apply(this, args);
     };
     try {
       const snap = await store.snapshot();
       expect(snap.rev).toBe(await store.rev());
       expect(snap.rev).toBe(2501);
-      const read = snap.specs.map((s) => s.name);
-      expect(new Set(read).size).toBe(read.length);
-      expect(read.sort()).toEqual([...names, 'late'].sort());
+      expect([...snap.specs.keys()].sort()).toEqual([...names, 'late'].sort());
+      for (const [name, s] of snap.specs) expect(s.name).toBe(name);
       expect(snap.cursors.size).toBe(2501);
       expect(calls).toBeGreaterThan(6); // chunks of the schedules and cursors, twice
     } finally {
-      raw.hscan = hscan;
+      raw.scanJson = scanJson;
     }
   });
 
   it('reads the snapshot in one step when schedule changes overtake every streamed read', async () => {
     await store.put(spec('steady'));
-    const raw = redis as unknown as { hscan: (...args: unknown[]) => unknown };
-    const hscan = raw.hscan;
+    const raw = redis as unknown as { scanJson: (...args: unknown[]) => unknown };
+    const scanJson = raw.scanJson;
     let changes = 0;
-    raw.hscan = function (this: unknown, ...args: unknown[]) {
+    raw.scanJson = function (this: unknown, ...args: unknown[]) {
       void store.put(spec(`churn-${++changes}`)); // every chunk of every read sees a change
-      return hscan.apply(this, args);
+      return scanJson.apply(this, args);
     };
     try {
       const snap = await store.snapshot();
       expect(snap.rev).toBe(await store.rev());
-      expect(snap.specs.map((s) => s.name).sort()).toEqual(['steady', ...Array.from({ length: changes }, (_, i) => `churn-${i + 1}`)].sort());
+      expect([...snap.specs.keys()].sort()).toEqual(['steady', ...Array.from({ length: changes }, (_, i) => `churn-${i + 1}`)].sort());
       expect(snap.cursors.size).toBe(changes + 1);
     } finally {
-      raw.hscan = hscan;
+      raw.scanJson = scanJson;
     }
   });
 

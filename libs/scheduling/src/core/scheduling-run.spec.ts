@@ -13,6 +13,8 @@ function spec(name: string, extra: Record<string, unknown> = {}): ScheduleSpec {
   return { ...result.value, createdAt: new Date(T0 - 60_000).toISOString() };
 }
 
+const byName = (specs: ScheduleSpec[]) => new Map(specs.map((s) => [s.name, s]));
+
 /** Starts a run over `specs` and `cursors` at T0 and returns what it enqueued and logged. */
 async function firstPass(specs: ScheduleSpec[], cursors: Map<string, number>,
   opts: { lost?: boolean; knownNames?: Set<string>; infoOff?: boolean } = {}) {
@@ -34,7 +36,7 @@ async function firstPass(specs: ScheduleSpec[], cursors: Map<string, number>,
     promoteTicks: async (): Promise<PromoteOutcome[]> => { throw new Error('nothing is written ahead here'); },
   };
   const run = new SchedulingRun({
-    store: { snapshot: async () => ({ rev: 1, specs, cursors }), detectDataLoss: async () => ({ lost: opts.lost ?? false }) },
+    store: { snapshot: async () => ({ rev: 1, specs: byName(specs), cursors }), detectDataLoss: async () => ({ lost: opts.lost ?? false }) },
     enqueuer, logger, clock: { nowMs: () => T0, monotonicMs: () => 0 }, catchUpWindowMs: 600_000, writeAheadMs: 0, retryDelayMs: 1000,
     fence: { leaseValue: '1:n', fencingToken: 1 }, knownNames: opts.knownNames ?? new Set(), isValid: () => true, onStop: () => undefined,
   });
@@ -74,7 +76,7 @@ describe('SchedulingRun', () => {
       },
     };
     const run = new SchedulingRun({
-      store: { snapshot: async () => ({ rev: 1, specs: [spec('ahead'), spec('gone'), spec('skip', { overlap: 'skip' })],
+      store: { snapshot: async () => ({ rev: 1, specs: byName([spec('ahead'), spec('gone'), spec('skip', { overlap: 'skip' })]),
         cursors: new Map(['ahead', 'gone', 'skip'].map((n) => [n, T0])) }),
         detectDataLoss: async () => ({ lost: false }) },
       enqueuer, logger: { log: (_l, event, _m, facts = {}) => logged.push({ event, facts }) }, clock: { nowMs: () => Date.now(), monotonicMs: () => 0 },
@@ -102,7 +104,7 @@ describe('SchedulingRun', () => {
     const written: string[] = [];
     const promoted: string[] = [];
     const run = new SchedulingRun({
-      store: { snapshot: async () => ({ rev: 1, specs: [spec('inherited')], cursors: new Map([['inherited', T0 + 2000]]) }),
+      store: { snapshot: async () => ({ rev: 1, specs: byName([spec('inherited')]), cursors: new Map([['inherited', T0 + 2000]]) }),
         detectDataLoss: async () => ({ lost: false }) },
       enqueuer: {
         enqueueTicks: async (_f: EnqueueFence, ticks: readonly Tick[]) => {

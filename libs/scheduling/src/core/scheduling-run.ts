@@ -144,13 +144,11 @@ export class SchedulingRun {
     const snapshot = await this.deps.store.snapshot();
     const { lost } = await this.deps.store.detectDataLoss();
     if (this.stopped) return;
-    const specs = new Map<string, ScheduleSpec>();
-    // the snapshot's cursors become the run's (a cursor left without its schedule is never asked for)
-    const cursors = snapshot.cursors;
+    // the snapshot's maps become the run's (a cursor left without its schedule is never asked for)
+    const { specs, cursors } = snapshot;
     const active: ScheduleSpec[] = [];
     let done = 0;
-    for (const spec of snapshot.specs) { // one pass: at 100,000 schedules every extra copy shows
-      specs.set(spec.name, spec);
+    for (const spec of specs.values()) { // one pass: at 100,000 schedules every extra copy shows
       if (!cursors.has(spec.name)) cursors.set(spec.name, Date.parse(spec.createdAt));
       if (!spec.paused) active.push(spec);
       if (++done % YIELD_EVERY === 0) await yieldToLoop();

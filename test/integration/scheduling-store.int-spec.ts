@@ -146,12 +146,12 @@ describe('ScheduleStore on a real Redis', () => {
   it('reads every schedule of many scan chunks once, and reads again when a schedule changes meanwhile', async () => {
     const names = Array.from({ length: 2500 }, (_, i) => `many-${i}`);
     for (let i = 0; i < names.length; i += 500) await Promise.all(names.slice(i, i + 500).map((n) => store.put(spec(n))));
-    const raw = redis as unknown as { scanJson: (...args: unknown[]) => unknown };
-    const scanJson = raw.scanJson;
+    const raw = redis as unknown as { hscan: (...args: unknown[]) => unknown };
+    const hscan = raw.hscan;
     let calls = 0;
-    raw.scanJson = function (this: unknown, ...args: unknown[]) {
+    raw.hscan = function (this: unknown, ...args: unknown[]) {
       if (++calls === 2) void store.put(spec('late')); // lands between two chunks of the first read
-      return scanJson.apply(this, args);
+      return hscan.apply(this, args);
     };
     try {
       const snap = await store.snapshot();
@@ -162,18 +162,18 @@ describe('ScheduleStore on a real Redis', () => {
       expect(snap.cursors.size).toBe(2501);
       expect(calls).toBeGreaterThan(6); // chunks of the schedules and cursors, twice
     } finally {
-      raw.scanJson = scanJson;
+      raw.hscan = hscan;
     }
   });
 
   it('reads the snapshot in one step when schedule changes overtake every streamed read', async () => {
     await store.put(spec('steady'));
-    const raw = redis as unknown as { scanJson: (...args: unknown[]) => unknown };
-    const scanJson = raw.scanJson;
+    const raw = redis as unknown as { hscan: (...args: unknown[]) => unknown };
+    const hscan = raw.hscan;
     let changes = 0;
-    raw.scanJson = function (this: unknown, ...args: unknown[]) {
+    raw.hscan = function (this: unknown, ...args: unknown[]) {
       void store.put(spec(`churn-${++changes}`)); // every chunk of every read sees a change
-      return scanJson.apply(this, args);
+      return hscan.apply(this, args);
     };
     try {
       const snap = await store.snapshot();
@@ -181,7 +181,7 @@ describe('ScheduleStore on a real Redis', () => {
       expect([...snap.specs.keys()].sort()).toEqual(['steady', ...Array.from({ length: changes }, (_, i) => `churn-${i + 1}`)].sort());
       expect(snap.cursors.size).toBe(changes + 1);
     } finally {
-      raw.scanJson = scanJson;
+      raw.hscan = hscan;
     }
   });
 

@@ -41,15 +41,8 @@ interface WriteScheduleCommand {
 }
 
 const CAS_ATTEMPTS = 10;
-/**
- * SCAN_COUNT: schedules per HSCAN step of a snapshot (~300 KB of JSON);
- * PART_ITEMS: items per JSON text of a step, schedules (≤ ~75 KB) or cursor
- * fields and values (≤ ~60 KB): strings over 128 KB go to V8's large-object
- * space, garbage only a full GC frees; SCAN_TRIES: streamed reads before one
- * MULTI.
- */
+/** SCAN_COUNT: schedules per HSCAN call of a snapshot (~300 KB of JSON); SCAN_TRIES: streamed reads before one MULTI. */
 const SCAN_COUNT = 1000;
-const PART_ITEMS = { values: 250, pairs: 4000 } as const;
 const SCAN_TRIES = 3;
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -142,10 +135,10 @@ export class ScheduleStore {
 
   /**
    * snapshot reads every schedule, the revision and every cursor, as of one
-   * revision. It streams: HSCAN steps over the schedules, then the cursors,
-   * each step a few JSON texts (scanJson) parsed while Redis serves the next
-   * step, between two reads of the revision; a change in between (every
-   * change raises the revision) reads again. Only the leader that loads
+   * revision. It streams: HSCAN chunks of the schedules, then of the
+   * cursors, each chunk decoded while Redis serves the next, between two
+   * reads of the revision; a change in between (every change raises the
+   * revision) reads again. Only the leader that loads
    * writes cursors otherwise, and it does not while it loads. At 100,000
    * schedules one MULTI of HVALS + HGETALL made ~35 MB of replies that all
    * lived at once (300,000 Buffers and strings) and most of a new leader's
@@ -157,11 +150,9 @@ export class ScheduleStore {
     for (let attempt = 0; attempt < SCAN_TRIES; attempt++) {
       const rev = await this.rev();
       const specs = new Map<string, ScheduleSpec>(); // HSCAN may return a field twice
-      await this.scanJson<ScheduleSpec>(k.schedules, SCAN_COUNT, 'values', (chunk) => { for (const spec of chunk) specs.set(spec.name, spec); });
+      await this.scanHash(k.schedules, SCAN_COUNT, (name, json) => specs.set(name, JSON.parse(json) as ScheduleSpec));
       const cursors = new Map<string, number>();
-      await this.scanJson<string>(k.cursor, SCAN_COUNT * 5, 'pairs', (flat) => {
-        for (let i = 0; i < flat.length; i += 2) cursors.set(flat[i], Number(flat[i + 1]));
-      });
+      await this.scanHash(k.cursor, SCAN_COUNT * 5, (name, ms) => cursors.set(name, Number(ms)));
       if ((await this.rev()) === rev) return { rev, specs, cursors };
     }
     return this.snapshotAtOnce();
@@ -191,22 +182,17 @@ export class ScheduleStore {
     return { rev: Number(rev ?? 0), specs: byName, cursors };
   }
 
-  /**
-   * scanJson calls `each` with every part of hash `key` (scanJson-1.lua: one
-   * HSCAN step of about `count` fields, returned as JSON texts of ≤ PART_ITEMS
-   * values, or of [field, value, ...] strings; the next step is in flight
-   * while a chunk is parsed).
-   */
-  private async scanJson<T>(key: string, count: number, mode: 'values' | 'pairs', each: (items: T[]) => void): Promise<void> {
-    const cmd = this.redis as unknown as { scanJson(key: string, cursor: string, count: number, mode: string, per: number): Promise<string[]> };
-    let next = cmd.scanJson(key, '0', count, mode, PART_ITEMS[mode]);
+  /** scanHash calls `each` for every field of hash `key` (HSCAN, about `count` a call, the next call in flight while a chunk is handled). */
+  private async scanHash(key: string, count: number, each: (field: string, value: string) => void): Promise<void> {
+    let next = this.redis.hscan(key, '0', 'COUNT', count);
     for (;;) {
-      const [cursor, ...parts] = await next;
-      if (cursor !== '0') next = cmd.scanJson(key, cursor, count, mode, PART_ITEMS[mode]);
-      for (const json of parts) each(JSON.parse(json) as T[]);
+      const [cursor, flat] = await next;
+      if (cursor !== '0') next = this.redis.hscan(key, cursor, 'COUNT', count);
+      for (let i = 0; i < flat.length; i += 2) each(flat[i], flat[i + 1]);
       if (cursor === '0') return;
     }
   }
+
 
 
   /**

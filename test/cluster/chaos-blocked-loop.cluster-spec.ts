@@ -41,10 +41,12 @@ describe('chaos: a job handler blocks the leader event loop', () => {
       expect((await api.post('/api/schedules/blocker/trigger')).status).toBe(202);
 
       const start = await cluster.waitForEvent((r) => r.event === 'fixture.block-start' && r.source === blocked, 15_000);
-      // A tick job running on the blocked node then loses its lock and runs again elsewhere (at-least-once): a fault near it.
+      // A tick job taken by the blocked node loses its lock and runs again elsewhere, and its stalled attempt
+      // still delivers once the loop runs (at-least-once): the block lasts until its end, noted as a heal.
       cluster.disruptions.push({ kind: 'block', id: blocked, at: start.time });
       const next = await waitForElection(cluster, LEASE_MS + 8000, { aboveTerm: term(first), notBy: blocked });
       const end = await cluster.waitForEvent((r) => r.event === 'fixture.block-end' && r.source === blocked, BLOCK_MS + 5000);
+      cluster.disruptions.push({ kind: 'heal', id: blocked, at: end.time });
       const lost = await cluster.waitForEvent(
         (r) => r.event === 'leader.lost' && r.source === blocked && term(r) === term(first),
         5000,

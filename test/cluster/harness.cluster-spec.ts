@@ -134,6 +134,11 @@ describe('cluster harness', () => {
     // a slow link lasts until its heal: a redelivery 40 s into it is explained, one 5 s after the heal is not
     expect(tickProblems(report, [{ kind: 'latency', id: 'n1', at: 10_000 }, { kind: 'heal', id: 'n1', at: 60_000 }])).toHaveLength(3);
     expect(tickProblems(report, [{ kind: 'latency', id: 'n1', at: 10_000 }, { kind: 'heal', id: 'n1', at: 45_000 }])).toHaveLength(4);
+    // so do a blocked event loop (until the test notes its end as a heal) and a paused process (until its resume)
+    expect(tickProblems(report, [{ kind: 'block', id: 'n1', at: 49_000 }, { kind: 'heal', id: 'n1', at: 53_000 }])).toHaveLength(3);
+    expect(tickProblems(report, [{ kind: 'block', id: 'n1', at: 40_000 }, { kind: 'heal', id: 'n1', at: 44_000 }])).toHaveLength(4);
+    expect(tickProblems(report, [{ kind: 'pause', id: 'n1', at: 49_000 }, { kind: 'resume', id: 'n1', at: 53_000 }])).toHaveLength(3);
+    expect(tickProblems(report, [{ kind: 'pause', id: 'n1', at: 40_000 }, { kind: 'resume', id: 'n1', at: 44_000 }])).toHaveLength(4);
   });
 
   it('flags a tick delivered before its instant', () => {

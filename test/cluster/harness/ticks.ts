@@ -71,18 +71,30 @@ export function analyseTicks(
 }
 
 /**
+ * LASTING_UNTIL: the faults that last, and the disruption of the same node
+ * that ends each: a link fault (cut, black hole, latency) or a blocked event
+ * loop until its heal, a paused process until its resume.
+ */
+const LASTING_UNTIL: Partial<Record<Disruption['kind'], Disruption['kind']>> = {
+  cut: 'heal', blackhole: 'heal', latency: 'heal', block: 'heal', pause: 'resume',
+};
+
+/**
  * faultWindows: when each disruption could have left a job in flight. A
- * crash-like fault is a moment; a link fault (cut, black hole, latency) lasts
- * until the same node's next heal: while a worker's Redis link is cut or
- * slow it cannot renew its job locks in time, so BullMQ re-runs its jobs
- * elsewhere — at-least-once execution, which the Idempotency-Key covers.
+ * crash-like fault is a moment; a lasting one (LASTING_UNTIL) lasts until
+ * the same node's next heal or resume: while a worker is paused, blocked, or
+ * its Redis link cut or slow, it cannot renew its job locks in time, so
+ * BullMQ re-runs its jobs elsewhere, and the stalled attempt may still
+ * deliver once the node runs again — at-least-once execution, which the
+ * Idempotency-Key covers.
  */
 export function faultWindows(disruptions: Disruption[]): { from: number; to: number }[] {
   const faults = disruptions.filter((d) => d.kind !== 'start' && d.kind !== 'resume' && d.kind !== 'heal');
   return faults.map((d) => {
-    if (d.kind !== 'cut' && d.kind !== 'blackhole' && d.kind !== 'latency') return { from: d.at, to: d.at };
-    const heal = disruptions.find((h) => h.kind === 'heal' && h.id === d.id && h.at >= d.at);
-    return { from: d.at, to: heal?.at ?? Number.POSITIVE_INFINITY };
+    const endKind = LASTING_UNTIL[d.kind];
+    if (!endKind) return { from: d.at, to: d.at };
+    const end = disruptions.find((h) => h.kind === endKind && h.id === d.id && h.at >= d.at);
+    return { from: d.at, to: end?.at ?? Number.POSITIVE_INFINITY };
   });
 }
 
@@ -92,13 +104,13 @@ export function faultWindows(disruptions: Disruption[]): { from: number; to: num
  * and redeliveries of one job that no fault explains. A redelivery is
  * explained (at-least-once execution) only when its first delivery falls
  * from explainMs before a fault window (see faultWindows) to 200 ms after a
- * crash-like fault or explainMs after a link fault healed, i.e. while the
+ * crash-like fault or explainMs after a lasting fault ended, i.e. while the
  * job could have been in flight on the node the fault hit.
  */
 export function tickProblems(report: TickReport, disruptions: Disruption[], explainMs = 2000): string[] {
   const windows = faultWindows(disruptions);
-  // A job first delivered up to explainMs before a fault was in flight when it hit; after a link
-  // fault heals, jobs taken during it may still be delivered late, so that end gets explainMs too.
+  // A job first delivered up to explainMs before a fault was in flight when it hit; after a lasting
+  // fault ends, jobs taken during it may still be delivered late, so that end gets explainMs too.
   const explains = (w: { from: number; to: number }, t: number) =>
     t >= w.from - explainMs && t <= w.to + (w.to > w.from ? explainMs : 200);
   const unexplained = report.redelivered.filter((r) => !windows.some((w) => explains(w, r.receivedAt[0])));

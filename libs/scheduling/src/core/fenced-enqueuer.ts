@@ -258,7 +258,7 @@ export class FencedEnqueuer {
       pushTickJobArgs(args, t.spec, t.fireAtMs, jobId, fence.fencingToken, draftedAtMs);
       jobIds.push(jobId);
     }
-    return { ticks, jobIds, args, draftedAtMs };
+    return { jobIds, args, draftedAtMs };
   }
 
   /** Sends a draft: one writeTicks call (EVALSHA, or EVAL when Redis lacks the script). */
@@ -273,13 +273,16 @@ export class FencedEnqueuer {
   }
 }
 
-/** Draft: the writeTicks arguments (keys first) of `ticks`, whose job ids are `jobIds`; ticks after `draftedAtMs` are written ahead. */
+/** Draft: the writeTicks arguments (keys first) of a batch, whose job ids are `jobIds` (in its order); ticks after `draftedAtMs` are written ahead. */
 interface Draft {
-  ticks: Tick[];
   jobIds: string[];
   args: string[];
   draftedAtMs: number;
 }
 
-/** WriteTicksReply: writeTicks-10.lua's reply: fenced off (with the lease found), stale schedules, or a code per tick (TICK_OUTCOMES). */
+/**
+ * WriteTicksReply: writeTicks-10.lua's reply: fenced off (with the lease
+ * found), stale schedules, or a code per tick: 1 enqueued, 0 at or before
+ * its cursor (already enqueued), 2 skipped for overlap.
+ */
 type WriteTicksReply = ['fenced', string | null] | ['stale'] | ['ok', ...number[]];

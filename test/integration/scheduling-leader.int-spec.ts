@@ -4,6 +4,7 @@ import { getTasks } from 'node-cron';
 import { batonKeys, type EventLogger } from '@lib/common';
 import {
   FencedEnqueuer, LeaderScheduler, ScheduleStore, fencedConnectionOptions, validateScheduleInput, type ScheduleSpec,
+  type FireReport,
 } from '@lib/scheduling';
 import { connectTo, startRedisServer, type RedisServerHandle } from '../support/redis-server';
 
@@ -100,6 +101,28 @@ describe('LeaderScheduler on a real Redis', () => {
     expect(events('schedule.fired', 'every')[0].facts).toMatchObject({ scheduledFor: new Date(scores[0]).toISOString() });
     expect(typeof events('schedule.fired')[0].facts.lagMs).toBe('number');
     expect(await queue.getJobCountByTypes('waiting', 'delayed')).toBe((await runs('every')).length);
+  });
+
+  it('reports each instant it moved to wait, with its lag, to onFired listeners until they unsubscribe', async () => {
+    await Promise.all(['p1', 'p2', 'p3'].map((name) => store.create(spec(name))));
+    const reports: FireReport[] = [];
+    const unsubscribe = scheduler.onFired((r) => reports.push(r));
+    scheduler.onFired(() => { throw new Error('a listener that throws'); });
+    void lead();
+    await until(() => reports.length >= 2);
+    unsubscribe();
+    const heard = reports.length;
+    for (const r of reports) {
+      expect(r.atMs % 1000).toBe(0);
+      expect(r.count).toBe(3);
+      expect(r.lagMs).toBe(r.readyAtMs - r.atMs);
+      expect(r.lagMs).toBeGreaterThanOrEqual(0); // never early
+      const fired = events('schedule.fired').filter((l) => l.facts.scheduledFor === new Date(r.atMs).toISOString());
+      expect(fired.map((l) => l.facts.schedule).sort()).toEqual(['p1', 'p2', 'p3']);
+      expect(fired.every((l) => l.facts.lagMs === r.lagMs)).toBe(true);
+    }
+    await until(() => events('schedule.fired').length >= 3 * (heard + 2)); // it goes on scheduling
+    expect(reports).toHaveLength(heard);
   });
 
   it('catches up the ticks missed during an outage per misfire policy all, latest and none', async () => {

@@ -5,6 +5,8 @@ import { jobData, startReceiver, until, WorkerHarness } from './fixtures/worker-
 
 jest.setTimeout(30_000);
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 describe('BatonWorker against real Redis', () => {
   let server: RedisServerHandle;
   let h: WorkerHarness;
@@ -125,6 +127,62 @@ describe('BatonWorker against real Redis', () => {
     await h.enqueue(jobId, jobData({ schedule: 'audit', handler: 'log', scheduledFor: new Date(5_000).toISOString(), payload: { n: 1 } }));
     await until('job completed', async () => (await h.jobState(jobId)) === 'completed');
     expect(events('job.log')[0].facts).toMatchObject({ schedule: 'audit', jobId, payload: { n: 1 } });
+  });
+});
+
+describe('BatonWorker.limitConcurrency against real Redis', () => {
+  let server: RedisServerHandle;
+  let h: WorkerHarness;
+
+  beforeAll(async () => { server = await startRedisServer(); });
+  afterAll(async () => server?.cleanup());
+  beforeEach(async () => { h = await WorkerHarness.create(server, 'limit'); });
+  afterEach(async () => h?.close());
+
+  it('takes no job at 0, at most the limit above it, and never more than its concurrency', async () => {
+    const started: string[] = [];
+    let running = 0;
+    let maxRunning = 0;
+    let release = () => undefined as void;
+    let gate = new Promise<void>((resolve) => { release = resolve; });
+    const { worker } = await h.worker({ concurrency: 4, start: false, handlers: {
+      hold: async (ctx) => {
+        started.push(ctx.jobId);
+        maxRunning = Math.max(maxRunning, ++running);
+        await gate;
+        running--;
+      },
+    } });
+    worker.limitConcurrency(0);
+    await worker.start();
+    const ids = await Promise.all([1, 2, 3, 4, 5, 6, 7].map((i) =>
+      h.enqueue(tickJobId('held', i * 1000), jobData({ schedule: 'held', handler: 'hold', scheduledFor: new Date(i * 1000).toISOString() }))));
+    await sleep(1000);
+    expect(started).toEqual([]); // started with 0: nothing taken
+
+    worker.limitConcurrency(2);
+    await until('two jobs running', () => started.length === 2);
+    await sleep(500);
+    expect(started).toHaveLength(2);
+    expect(maxRunning).toBe(2);
+
+    worker.limitConcurrency(0); // the running two finish; no other starts
+    release();
+    await until('the two completed', async () => (await Promise.all(started.map((id) => h.jobState(id)))).every((s) => s === 'completed'));
+    await sleep(1000);
+    expect(started).toHaveLength(2);
+
+    gate = new Promise<void>((resolve) => { release = resolve; });
+    worker.limitConcurrency(9); // above its concurrency: 4
+    expect(worker.concurrencyLimit()).toBe(4);
+    await until('four more running', () => started.length === 6);
+    await sleep(500);
+    expect(started).toHaveLength(6);
+    expect(maxRunning).toBe(4);
+    release();
+    await until('every job completed', async () => (await Promise.all(ids.map((id) => h.jobState(id)))).every((s) => s === 'completed'));
+    expect(new Set(started)).toEqual(new Set(ids)); // each once
+    expect(() => worker.limitConcurrency(-1)).toThrow('option "limit" must be an integer >= 0, got -1');
   });
 });
 

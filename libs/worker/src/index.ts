@@ -5,6 +5,7 @@ export * from './core/run-history';
 export * from './core/baton-worker';
 export * from './core/worker.errors';
 export * from './core/worker.messages';
+export * from './core/concurrency-governor';
 export * from './nest/job-handler.decorator';
 export * from './nest/handler.explorer';
 export * from './nest/worker.lifecycle';

@@ -3,7 +3,7 @@ import { silentLogger, systemClock, type Clock, type EventLogger } from '@lib/co
 import { CATCH_UP_WINDOW_MS } from './catch-up';
 import type { FencedEnqueuer } from './fenced-enqueuer';
 import type { ScheduleStore } from './schedule-store';
-import { SchedulingRun, WRITE_AHEAD_MS } from './scheduling-run';
+import { SchedulingRun, WRITE_AHEAD_MS, type FireReport } from './scheduling-run';
 import { SchedulingMessages } from './scheduling.messages';
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
@@ -63,6 +63,7 @@ export class LeaderScheduler {
   private readonly opts: LeaderSchedulerOptions & { clock: Clock; logger: EventLogger };
   /** knownNames: the schedules this node loaded last time it led (data-loss reports need them across terms). */
   private readonly knownNames = new Set<string>();
+  private readonly fireListeners = new Set<(report: FireReport) => void>();
 
   constructor(options: LeaderSchedulerOptions) {
     for (const field of ['store', 'enqueuer'] as const) {
@@ -73,6 +74,17 @@ export class LeaderScheduler {
     const ahead = options.writeAheadMs ?? WRITE_AHEAD_MS;
     if (!(ahead >= 0)) throw new Error('LeaderScheduler: option writeAheadMs must be >= 0');
     this.opts = { ...options, clock: options.clock ?? systemClock, logger: options.logger ?? silentLogger };
+  }
+
+  /**
+   * onFired calls `listener` each time a leader on this node has moved an
+   * instant's ticks to wait (its enqueue lag for that instant), in every
+   * term, until the returned function is called. A listener that throws is
+   * ignored.
+   */
+  onFired(listener: (report: FireReport) => void): () => void {
+    this.fireListeners.add(listener);
+    return () => void this.fireListeners.delete(listener);
   }
 
   /** lead schedules for one leadership term; resolves when it ends (see class doc). */
@@ -90,6 +102,11 @@ export class LeaderScheduler {
       fence: { leaseValue, fencingToken: leadership.token },
       knownNames: this.knownNames,
       isValid: () => !leadership.signal.aborted && leadership.isValid(),
+      onFired: (report) => {
+        for (const listener of this.fireListeners) {
+          try { listener(report); } catch { /* a listener's failure is its own */ }
+        }
+      },
       onStop: (reason, error) => {
         opts.logger.log('warn', 'schedule.fenced-off', `scheduling stopped: ${reason}`, { reason, term: leadership.token });
         opts.onFencedOff?.(reason, error);

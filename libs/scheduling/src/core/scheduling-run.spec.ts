@@ -2,7 +2,7 @@ import type { EventLogger } from '@lib/common';
 import type { EnqueueFence, EnqueueResult, PromoteOutcome } from './fenced-enqueuer';
 import type { Tick } from './enqueue-plan';
 import type { ScheduleSpec } from './schedule-spec';
-import { SchedulingRun } from './scheduling-run';
+import { SchedulingRun, type FireReport } from './scheduling-run';
 import { validateScheduleInput } from './validate-schedule';
 
 const T0 = Date.parse('2026-01-01T00:00:10Z');
@@ -97,6 +97,39 @@ describe('SchedulingRun', () => {
     await run.stop();
     await jest.advanceTimersByTimeAsync(5000); // stopped: no promotion is left behind (workers promote what a lost leadership leaves)
     expect(promoted.every((p) => p.atMs <= T0 + 1000)).toBe(true);
+  });
+
+  it('reports each instant of its term in wait to onFired: per promotion, per batch written straight to wait, never the catch-up', async () => {
+    jest.setSystemTime(T0 + 200);
+    const reports: FireReport[] = [];
+    const enqueuer = {
+      // one batch per tick, in Redis 30 ms after it was drafted
+      enqueueTicks: async (_f: EnqueueFence, ticks: readonly Tick[], onBatch?: (part: EnqueueResult) => void): Promise<EnqueueResult> => {
+        for (const t of ticks) {
+          onBatch?.({ enqueued: [{ ...t, jobId: `${t.spec.name}@${t.fireAtMs}`, enqueuedAtMs: Date.now() + 30, ahead: t.fireAtMs > Date.now() }],
+            skipped: [], stale: false });
+        }
+        return { enqueued: [], skipped: [], stale: false };
+      },
+      promoteTicks: async (ids: readonly string[]): Promise<PromoteOutcome[]> => ids.map(() => 'moved'),
+    };
+    const run = new SchedulingRun({
+      store: { snapshot: async () => ({ rev: 1, specs: byName([spec('ahead'), spec('skip', { overlap: 'skip' }), spec('skip2', { overlap: 'skip' })]),
+        cursors: new Map([['ahead', T0 - 2000], ['skip', T0], ['skip2', T0]]) }), detectDataLoss: async () => ({ lost: false }) },
+      enqueuer, logger: { log: () => undefined }, clock: { nowMs: () => Date.now(), monotonicMs: () => 0 },
+      catchUpWindowMs: 600_000, writeAheadMs: 2000, retryDelayMs: 1000, fence: { leaseValue: '1:n', fencingToken: 1 },
+      knownNames: new Set(), isValid: () => true, onStop: () => undefined, onFired: (r) => reports.push(r),
+    });
+    await run.start();
+    expect(reports).toEqual([]); // ahead@-1000 and ahead@0 were caught up (before the term); the rest is written ahead
+    await jest.advanceTimersByTimeAsync(800); // T0+1000
+    const at = T0 + 1000;
+    expect(reports.sort((a, b) => a.lagMs - b.lagMs)).toEqual([
+      { atMs: at, readyAtMs: at, lagMs: 0, count: 1 }, // the promotion of ahead@1000
+      { atMs: at, readyAtMs: at + 30, lagMs: 30, count: 1 }, // skip@1000, written when it came, one batch
+      { atMs: at, readyAtMs: at + 30, lagMs: 30, count: 1 }, // skip2@1000, the next batch
+    ]);
+    await run.stop();
   });
 
   it('promotes at their instants the ticks an earlier leader wrote ahead (cursor after now), without writing them again', async () => {

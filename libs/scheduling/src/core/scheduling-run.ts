@@ -26,6 +26,25 @@ export interface RunDeps {
   isValid(): boolean;
   /** onStop: called once when the run stops by itself (fenced off, leadership invalid). */
   onStop(reason: string, error?: unknown): void;
+  /** onFired: the ticks of an instant of this term are in wait (see FireReport). */
+  onFired?(report: FireReport): void;
+}
+
+/**
+ * FireReport: the ticks of the instant `atMs` reached the wait list at
+ * `readyAtMs`; `lagMs` = readyAtMs − atMs is the leader's enqueue lag for
+ * that instant, `count` how many ticks it moved or wrote. Reported for each
+ * promotion of ticks written ahead (some may have been moved by a worker
+ * first, or withdrawn by a schedule change) and for each batch that wrote
+ * ticks of this term straight to wait: overlap=skip ticks, and ticks written
+ * after their instant because the leader fell behind. Not for the catch-up
+ * of instants from before the term.
+ */
+export interface FireReport {
+  atMs: number;
+  readyAtMs: number;
+  lagMs: number;
+  count: number;
 }
 
 /**
@@ -276,6 +295,7 @@ export class SchedulingRun {
       if (t.fireAtMs < this.liveSinceMs) caughtUp.set(t.spec.name, (caughtUp.get(t.spec.name) ?? 0) + 1);
     }
     this.logFired(fired);
+    this.reportLive(fired);
     for (const { tick, reason } of result.skipped) {
       if (reason === 'stale-schedules') continue; // recomputed after the reload
       const scheduledFor = new Date(tick.fireAtMs).toISOString();
@@ -297,6 +317,20 @@ export class SchedulingRun {
         schedule: t.spec.name, scheduledFor, jobId: t.jobId, lagMs: (readyAtMs ?? t.enqueuedAtMs) - t.fireAtMs,
       });
     }
+  }
+
+  /** reportLive: onFired per instant of this term among ticks written straight to wait (one batch's). */
+  private reportLive(ticks: EnqueuedTick[]): void {
+    const { onFired } = this.deps;
+    if (!onFired) return;
+    const byInstant = new Map<number, FireReport>();
+    for (const t of ticks) {
+      if (t.fireAtMs < this.liveSinceMs) continue; // the catch-up is late by definition
+      const r = byInstant.get(t.fireAtMs);
+      if (!r) byInstant.set(t.fireAtMs, { atMs: t.fireAtMs, readyAtMs: t.enqueuedAtMs, lagMs: t.enqueuedAtMs - t.fireAtMs, count: 1 });
+      else r.count++;
+    }
+    for (const r of byInstant.values()) onFired(r);
   }
 
   /** promoteAt joins a tick written ahead to its instant's promotion, setting that promotion's timer if it is the first. */
@@ -334,8 +368,10 @@ export class SchedulingRun {
       return;
     }
     if (this.stopped) return;
+    const readyAtMs = this.deps.clock.nowMs();
     // 'earlier': a worker promoted it first; 'gone': a schedule change withdrew it
-    this.logFired(due.ticks.filter((_, i) => outcomes[i] === 'moved' || outcomes[i] === 'earlier'), this.deps.clock.nowMs());
+    this.logFired(due.ticks.filter((_, i) => outcomes[i] === 'moved' || outcomes[i] === 'earlier'), readyAtMs);
+    this.deps.onFired?.({ atMs, readyAtMs, lagMs: readyAtMs - atMs, count: due.ticks.length });
   }
 
   /** A fence error ends the run; any other error reloads from Redis after a delay (cursors there are the truth). */

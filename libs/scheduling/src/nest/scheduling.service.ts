@@ -4,6 +4,7 @@ import { ElectionService, holderValue, LeadershipListeners, type Leadership } fr
 import { Queue } from 'bullmq';
 import { FencedEnqueuer } from '../core/fenced-enqueuer';
 import { LeaderScheduler } from '../core/leader-scheduler';
+import type { FireReport } from '../core/scheduling-run';
 import { reportQueueErrors } from './queue-errors';
 import type { ScheduleSpec } from '../core/schedule-spec';
 import { SCHEDULING_MODULE_OPTIONS, type SchedulingModuleOptions } from './scheduling.module-definition';
@@ -43,6 +44,11 @@ export class SchedulingService implements OnModuleInit, BeforeApplicationShutdow
       // Leading without scheduling helps nobody: let another node take over.
       void this.election.elector.resign();
     });
+  }
+
+  /** onFired: see LeaderScheduler.onFired (this node's leader scheduling, every term). */
+  onFired(listener: (report: FireReport) => void): () => void {
+    return this.scheduler.onFired(listener);
   }
 
   /** triggerNow enqueues a manual run of `spec` (any node may; not fenced). Returns the job id. */

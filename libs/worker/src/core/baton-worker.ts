@@ -74,6 +74,9 @@ export class BatonWorker {
   private stopping = false;
   private closing?: Promise<void>;
   private idle?: () => void;
+  private limit: number;
+  /** looping: run() was called; until then start() applies the limit itself. */
+  private looping = false;
 
   constructor(options: BatonWorkerOptions) {
     const o = options ?? ({} as BatonWorkerOptions);
@@ -91,6 +94,7 @@ export class BatonWorker {
       maxStalledCount: positiveInt('maxStalledCount', o.maxStalledCount ?? 3),
       stalledCheck: o.stalledCheck ?? 'own',
     };
+    this.limit = this.opts.concurrency;
     if (this.opts.stalledCheck !== 'own' && this.opts.stalledCheck !== 'on-demand') {
       throw new TypeError(workerMessages.badOption('stalledCheck', `must be 'own' or 'on-demand', got ${String(o.stalledCheck)}`));
     }
@@ -119,6 +123,9 @@ export class BatonWorker {
     this.worker = worker;
     this.watch(worker);
     await worker.waitUntilReady(); // the run-history client connects on its first read (lazyConnect)
+    if (this.limit === 0) await worker.pause(true); // run() returns at once; limitConcurrency(n > 0) resumes it
+    worker.concurrency = Math.max(1, this.limit);
+    this.looping = true;
     worker.run().catch((err: Error) => this.opts.logger.log('error', 'worker.error', `worker loop ended: ${err.message}`, { error: err.message }));
   }
 
@@ -168,6 +175,34 @@ export class BatonWorker {
   private watch(worker: Worker): void {
     worker.on('error', (err) => this.opts.logger.log('warn', 'worker.error', `worker error: ${err.message}`, { error: err.message }));
     worker.on('stalled', (jobId) => this.opts.logger.log('warn', 'job.stalled', `job ${jobId} lost its lock (its worker stalled or died) and was moved back to wait`, { jobId }));
+  }
+
+  /**
+   * limitConcurrency caps the jobs this worker takes at once, from 0 (take
+   * none: jobs already running finish, the queue waits for other workers)
+   * up to its configured concurrency, which a larger limit means. A worker
+   * not started yet starts with the limit. Nothing changes once it closes.
+   */
+  limitConcurrency(limit: number): void {
+    if (!Number.isInteger(limit) || limit < 0) throw new TypeError(workerMessages.badOption('limit', `must be an integer >= 0, got ${limit}`));
+    this.limit = Math.min(limit, this.opts.concurrency);
+    this.applyLimit();
+  }
+
+  /** concurrencyLimit: what limitConcurrency set (the configured concurrency when never called). */
+  concurrencyLimit(): number {
+    return this.limit;
+  }
+
+  private applyLimit(): void {
+    const worker = this.worker;
+    if (!worker || !this.looping || this.stopping) return;
+    if (this.limit === 0) {
+      if (!worker.isPaused()) void worker.pause(true).catch(() => undefined); // running jobs go on; a fetch in flight is run
+      return;
+    }
+    worker.concurrency = this.limit;
+    if (worker.isPaused()) void worker.resume(); // emits 'error' rather than rejecting
   }
 
   /** runningCount: attempts this worker is running right now. */

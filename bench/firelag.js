@@ -40,7 +40,7 @@ async function setupBaton(url, admin, specs, cfg) {
   const store = new ScheduleStore({ redis: admin, prefix });
   await inChunks(specs, 500, (s) => store.create(s));
   const set = new NodeSet({ redisUrl: url, prefix, env: { LOG_LEVEL: 'warn', BATON_LEASE_MS: String(cfg.leaseMs),
-    BATON_WORKER_CONCURRENCY: String(cfg.concurrency) } });
+    BATON_WORKER_CONCURRENCY: String(cfg.concurrency), BATON_LEADER_YIELD_LAG_MS: String(cfg.leaderYieldLagMs) } });
   await Promise.all(NODE_IDS.map((id) => set.start(id)));
   await pollUntil(() => admin.get(keys.leader), 10_000);
   return {
@@ -164,20 +164,25 @@ async function runCase(system, n, mode, cfg, log) {
 
 const fmt = (s) => (s ? `${s.median}/${s.p99}/${s.max}` : '–');
 
-/** run (`npm run bench -- firelag`). Env: BENCH_FIRELAG_SIZES (100,1000,10000), BENCH_FIRELAG_WINDOW_S (30). */
+/**
+ * run (`npm run bench -- firelag`). Env: BENCH_FIRELAG_SIZES (100,1000,10000), BENCH_FIRELAG_WINDOW_S (30),
+ * BENCH_FIRELAG_MODES (steady,kill), BENCH_FIRELAG_SYSTEMS (baton,bullmq): a subset of the cases;
+ * BENCH_FIRELAG_YIELD_LAG_MS: the nodes' BATON_LEADER_YIELD_LAG_MS (100, the default; 0: the leader's worker never yields).
+ */
 async function run({ smoke, log }) {
   const env = process.env;
   const config = smoke
     ? { sizes: [20], killSizes: [20], killOnly: true, windowS: 2, warmupS: 1, drainS: 3, floorReps: 1 }
     : { sizes: (env.BENCH_FIRELAG_SIZES ?? '100,1000,10000').split(',').map(Number), killSizes: [1000, 10000],
       windowS: Number(env.BENCH_FIRELAG_WINDOW_S ?? 30), warmupS: 5, drainS: 15, floorReps: 3 };
-  Object.assign(config, { nodes: NODE_IDS.length, concurrency: 10, leaseMs: 2000, cron: '*/1 * * * * * (BullMQ: * * * * * *)' });
+  Object.assign(config, { nodes: NODE_IDS.length, concurrency: 10, leaseMs: 2000, leaderYieldLagMs: Number(env.BENCH_FIRELAG_YIELD_LAG_MS ?? 100), cron: '*/1 * * * * * (BullMQ: * * * * * *)' });
   log(`config ${JSON.stringify(config)}`);
   const cases = [];
   for (const n of config.sizes) {
     const modes = config.killSizes.includes(n) ? ['steady', 'kill'] : ['steady'];
     for (const mode of config.killOnly ? ['kill'] : modes) {
-      for (const system of ['baton', 'bullmq']) {
+      if (env.BENCH_FIRELAG_MODES && !env.BENCH_FIRELAG_MODES.split(',').includes(mode)) continue;
+      for (const system of (env.BENCH_FIRELAG_SYSTEMS ?? 'baton,bullmq').split(',')) {
         try {
           cases.push(await runCase(system, n, mode, config, log));
         } catch (err) { // one broken case must not lose the others' figures

@@ -47,6 +47,7 @@ describe('malformed environment: the built node refuses to start and names the v
     ['LOG_FORMAT', 'xml'],
     ['BATON_API_TOKEN', 'short'],
     ['BATON_WORKER_CONCURRENCY', '0'],
+    ['BATON_LEADER_YIELD_LAG_MS', 'soon'],
     ['BATON_NODE_ID', '-leading-dash'],
   ])('%s=%j: exits with code 2 and names the variable', async (name, value) => {
     const { code, stderr } = await startNode({ [name]: value });

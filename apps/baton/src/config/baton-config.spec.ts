@@ -15,7 +15,7 @@ describe('loadConfig', () => {
     const config = loadConfig({}, false);
     expect(config).toMatchObject({
       redisUrl: CONFIG_DEFAULTS.REDIS_URL, port: 3000, host: '0.0.0.0', prefix: 'baton', leaseMs: 5000,
-      workerConcurrency: 10, catchUpWindowMs: 600_000, logLevel: 'info', logFormat: 'json',
+      workerConcurrency: 10, leaderYieldLagMs: 100, catchUpWindowMs: 600_000, logLevel: 'info', logFormat: 'json',
       renewDeadlineMs: undefined, retryPeriodMs: undefined, apiToken: undefined,
     });
     expect(config.nodeId).toMatch(/-\d+$/);
@@ -32,6 +32,7 @@ describe('loadConfig', () => {
     ['BATON_NODE_ID', 'a b', /1-128 of/],
     ['BATON_API_TOKEN', 'short', /8 to 256/],
     ['BATON_WORKER_CONCURRENCY', '0', /from 1 to 1000/],
+    ['BATON_LEADER_YIELD_LAG_MS', '-5', /whole number from 0 to 600000/],
     ['LOG_LEVEL', 'loud', /one of debug, info, warn, error/],
     ['LOG_FORMAT', 'xml', /one of json, pretty/],
   ])('refuses %s=%s with a message naming the variable', (variable, value, detail) => {

@@ -22,6 +22,8 @@ export interface BatonConfig {
   retryPeriodMs?: number;
   apiToken?: string;
   workerConcurrency: number;
+  /** leaderYieldLagMs: the leader's own worker takes fewer jobs while its ticks reach the queue later than this; 0 never. */
+  leaderYieldLagMs: number;
   catchUpWindowMs: number;
   jobLockMs: number;
   shutdownGraceMs: number;
@@ -39,6 +41,7 @@ export const CONFIG_DEFAULTS = {
   BATON_PREFIX: 'baton',
   BATON_LEASE_MS: 5000,
   BATON_WORKER_CONCURRENCY: 10,
+  BATON_LEADER_YIELD_LAG_MS: 100,
   BATON_CATCHUP_WINDOW_MS: 600_000,
   BATON_JOB_LOCK_MS: 10_000,
   BATON_SHUTDOWN_GRACE_MS: 10_000,
@@ -122,6 +125,7 @@ export function loadConfig(env: Env = process.env, isTty = Boolean(process.stdou
     retryPeriodMs,
     apiToken: apiToken ? apiToken : undefined,
     workerConcurrency: readInt(env, 'BATON_WORKER_CONCURRENCY', CONFIG_DEFAULTS.BATON_WORKER_CONCURRENCY, 1, 1000)!,
+    leaderYieldLagMs: readInt(env, 'BATON_LEADER_YIELD_LAG_MS', CONFIG_DEFAULTS.BATON_LEADER_YIELD_LAG_MS, 0, 600_000)!,
     catchUpWindowMs: readInt(env, 'BATON_CATCHUP_WINDOW_MS', CONFIG_DEFAULTS.BATON_CATCHUP_WINDOW_MS, 0, 7 * 86_400_000)!,
     jobLockMs: readInt(env, 'BATON_JOB_LOCK_MS', CONFIG_DEFAULTS.BATON_JOB_LOCK_MS, 1000, 3_600_000)!,
     shutdownGraceMs: readInt(env, 'BATON_SHUTDOWN_GRACE_MS', CONFIG_DEFAULTS.BATON_SHUTDOWN_GRACE_MS, 0, 3_600_000)!,

@@ -3,8 +3,10 @@
 // lease 2 s, BATON_WORKER_CONCURRENCY=10, the `log` handler) versus the same N
 // BullMQ Job Schedulers (`upsertJobScheduler(name, { pattern: '* * * * * *' })`)
 // run by three plain BullMQ Worker processes, concurrency 10 each, each on its
-// own fresh redis-server in the same bench run. After a warm-up, a window of W
-// seconds is judged: for every (schedule, instant) in it, enqueue lag = when
+// own fresh redis-server in the same bench run. After a warm-up (20 s: the
+// schedules exist before the nodes start, and Baton's first leader owes every
+// instant since; at 10,000 that catch-up took 8-14 s under this load, and a
+// 5 s warm-up judged it as steady state), a window of W seconds is judged: for every (schedule, instant) in it, enqueue lag = when
 // Redis wrote the job's `waiting` event − the instant; handler-start lag = its
 // first `active` event (BullMQ's processedOn) − the instant (lib/job-events.js);
 // lost = instants with no job (Baton: and none owed, i.e. its cursor is past it; `owed` = a
@@ -166,7 +168,7 @@ const fmt = (s) => (s ? `${s.median}/${s.p99}/${s.max}` : '–');
 
 /**
  * run (`npm run bench -- firelag`). Env: BENCH_FIRELAG_SIZES (100,1000,10000), BENCH_FIRELAG_WINDOW_S (30),
- * BENCH_FIRELAG_MODES (steady,kill), BENCH_FIRELAG_SYSTEMS (baton,bullmq): a subset of the cases;
+ * BENCH_FIRELAG_WARMUP_S (20), BENCH_FIRELAG_MODES (steady,kill), BENCH_FIRELAG_SYSTEMS (baton,bullmq): a subset of the cases;
  * BENCH_FIRELAG_YIELD_LAG_MS: the nodes' BATON_LEADER_YIELD_LAG_MS (100, the default; 0: the leader's worker never yields).
  */
 async function run({ smoke, log }) {
@@ -174,7 +176,7 @@ async function run({ smoke, log }) {
   const config = smoke
     ? { sizes: [20], killSizes: [20], killOnly: true, windowS: 2, warmupS: 1, drainS: 3, floorReps: 1 }
     : { sizes: (env.BENCH_FIRELAG_SIZES ?? '100,1000,10000').split(',').map(Number), killSizes: [1000, 10000],
-      windowS: Number(env.BENCH_FIRELAG_WINDOW_S ?? 30), warmupS: 5, drainS: 15, floorReps: 3 };
+      windowS: Number(env.BENCH_FIRELAG_WINDOW_S ?? 30), warmupS: Number(env.BENCH_FIRELAG_WARMUP_S ?? 20), drainS: 15, floorReps: 3 };
   Object.assign(config, { nodes: NODE_IDS.length, concurrency: 10, leaseMs: 2000, leaderYieldLagMs: Number(env.BENCH_FIRELAG_YIELD_LAG_MS ?? 100), cron: '*/1 * * * * * (BullMQ: * * * * * *)' });
   log(`config ${JSON.stringify(config)}`);
   const cases = [];

@@ -37,6 +37,13 @@ const CONCURRENCY = 4;
 const HEARTBEAT_MS = 500;
 const base = { leaseMs: LEASE_MS, jobLockMs: 5000, workerConcurrency: CONCURRENCY };
 
+/** doublingsTo: quiet periods from `limit` back to `max` (each doubles it; 0 becomes 1). */
+function doublingsTo(limit: number, max: number): number {
+  let n = 0;
+  for (let l = limit; l < max; l = Math.max(1, l * 2)) n++;
+  return n;
+}
+
 const bySource = (node: string, event: string) => (r: LogRecord) => r.source === node && r.event === event;
 
 /** yielding: whether `node`'s last yield event was `worker.throttled` (not restored since). */
@@ -85,7 +92,7 @@ describe('the leader yields its worker while its ticks are late', () => {
       );
       const restored = await cluster.waitForEvent(
         (r) => bySource(leader, 'worker.restored')(r) && r.time >= throttled.time,
-        QUIET_MS + 10_000,
+        4 * QUIET_MS + 10_000,
         `worker.restored from the leader ${leader}`,
       );
       console.log(
@@ -103,10 +110,11 @@ describe('the leader yields its worker while its ticks are late', () => {
       expect(lateInstant).toBeGreaterThan(pausedAt);
       expect(lateInstant).toBeLessThanOrEqual(resumedAt);
       expect(restored.limit).toBe(CONCURRENCY);
-      // each QUIET_MS without a late instant doubles the limit: one late instant (4 -> 2) takes one
-      // quiet period; allow a second late instant right after the pause
-      expect(restored.time - throttled.time).toBeGreaterThanOrEqual(QUIET_MS - 1000);
-      expect(restored.time - throttled.time).toBeLessThan(2 * QUIET_MS + 2000);
+      // each QUIET_MS without a late instant doubles the limit (0 to 1): from the throttled limit back
+      // to CONCURRENCY takes that many quiet periods; allow one more for a second late instant
+      const periods = doublingsTo(throttled.limit as number, CONCURRENCY);
+      expect(restored.time - throttled.time).toBeGreaterThanOrEqual(periods * QUIET_MS - 1000);
+      expect(restored.time - throttled.time).toBeLessThan((periods + 1) * QUIET_MS + 2000);
       expect(cluster.events(bySource(leader, 'worker.throttled')).filter((r) => r.time >= pausedAt)).toHaveLength(1);
       // the followers never led, so they never yield
       expect(cluster.events((r) => r.source !== leader && (r.event === 'worker.throttled' || r.event === 'worker.restored'))).toEqual([]);
@@ -139,7 +147,7 @@ describe('the leader yields its worker while its ticks are late', () => {
       expect(throttled.peers).toBe(followers.length);
       await cluster.waitForEvent(
         (r) => bySource(leader, 'worker.restored')(r) && r.time >= throttled.time,
-        QUIET_MS + 10_000,
+        4 * QUIET_MS + 10_000,
         `worker.restored from the leader ${leader}`,
       );
 

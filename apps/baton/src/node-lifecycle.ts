@@ -45,7 +45,7 @@ export class NodeLifecycle implements OnModuleInit, OnApplicationBootstrap {
     this.leadership.onStartedLeading((term) => {
       this.worker.sweepStalled(term.signal).catch((err: Error) => this.logger.log('error', 'worker.error',
         `could not sweep for stalled jobs: ${err.message}`, { error: err.message }));
-      this.yielder?.follow(term.signal, (listener) => this.scheduling.onFired(listener));
+      this.yielder?.follow(term.signal, (listener) => this.scheduling.onLag(listener));
     });
   }
 

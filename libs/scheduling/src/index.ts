@@ -10,7 +10,7 @@ export * from './core/enqueue-plan';
 export * from './core/fenced-enqueuer';
 export { jobOptions } from './core/bull-jobs';
 export * from './core/leader-scheduler';
-export { WRITE_AHEAD_MS, writeAheadFor, type FireReport } from './core/scheduling-run';
+export { WRITE_AHEAD_MS, writeAheadFor, type LagReport } from './core/scheduling-run';
 export { SchedulingModule } from './nest/scheduling.module';
 export { SchedulingService } from './nest/scheduling.service';
 export { SCHEDULING_MODULE_OPTIONS, type SchedulingModuleOptions } from './nest/scheduling.module-definition';

@@ -1,4 +1,4 @@
-import type { FireReport } from '@lib/scheduling';
+import type { LagReport } from '@lib/scheduling';
 import { LeaderWorkerYield } from './leader-worker-yield';
 
 /** A term driven by hand: reports go to the listener the yield registered; time is a counter. */
@@ -15,12 +15,12 @@ function setup(peers: number | (() => Promise<number>) = 2) {
     logger: { log: (_level, event, _msg, facts) => void logs.push({ event, facts }) },
   });
   const term = new AbortController();
-  let listener: ((r: FireReport) => void) | undefined;
+  let listener: ((r: LagReport) => void) | undefined;
   let unsubscribed = false;
   yielder.follow(term.signal, (l) => { listener = l; return () => { unsubscribed = true; }; });
-  const report = async (lagMs: number, atMs?: number) => {
+  const report = async (lagMs: number, atMs?: number, ahead = false) => {
     nowMs += 1000;
-    listener!({ atMs: atMs ?? nowMs - lagMs, readyAtMs: nowMs, lagMs, count: 10 });
+    listener!({ atMs: atMs ?? nowMs - lagMs, readyAtMs: nowMs, lagMs, count: 10, ahead });
     await new Promise((resolve) => setImmediate(resolve)); // the peers read settles
   };
   return {
@@ -38,10 +38,11 @@ describe('LeaderWorkerYield', () => {
     await t.report(20);
     expect(t.limits).toEqual([]); // on time: nothing to change, and no Redis read
     expect(t.peerReads()).toBe(0);
-    await t.report(400);
-    await t.report(600, 1_001_600); // the same instant's next batch: it counts once
+    await t.report(150);
+    await t.report(160, 1_001_850); // the same instant's next batch: it counts once
     expect(t.limits).toEqual([4]);
-    for (const lag of [300, 250, 900]) await t.report(lag);
+    await t.report(200, 1_001_850, true); // the same instant written ahead: another kind, it counts
+    for (const lag of [190, 180]) await t.report(lag);
     expect(t.limits).toEqual([4, 2, 1, 0]);
     expect(t.peerReads()).toBe(1); // one read per heartbeat, not per report
     await t.report(10);
@@ -51,24 +52,23 @@ describe('LeaderWorkerYield', () => {
     for (let i = 0; i < 3; i++) t.advance(5000);
     expect(t.limits.slice(4)).toEqual([1, 2, 4, 8]);
     expect(t.logs.map((l) => l.event)).toEqual(['worker.throttled', 'worker.restored']);
-    expect(t.logs[0].facts).toMatchObject({ limit: 4, maxConcurrency: 8, lagMs: 400, peers: 2 });
+    expect(t.logs[0].facts).toMatchObject({ limit: 4, maxConcurrency: 8, lagMs: 150, ahead: false, peers: 2 });
     expect(t.logs[1].facts).toEqual({ limit: 8 });
   });
 
   it('gives the whole concurrency back when the term ends, and stops listening', async () => {
     const t = setup(1);
-    await t.report(500);
+    await t.report(150);
     expect(t.limits).toEqual([4]);
     t.advance(5000);
     expect(t.limits).toEqual([4, 8]);
-    await t.report(500);
-    await t.report(500);
-    expect(t.limits).toEqual([4, 8, 4, 2]);
+    await t.report(3000); // very late: straight to none
+    expect(t.limits).toEqual([4, 8, 0]);
     t.term.abort();
-    expect(t.limits).toEqual([4, 8, 4, 2, 8]);
+    expect(t.limits).toEqual([4, 8, 0, 8]);
     expect(t.unsubscribed()).toBe(true);
     t.advance(10_000);
-    expect(t.limits).toHaveLength(5); // its timer is gone
+    expect(t.limits).toHaveLength(4); // its timer is gone
     expect(t.logs.map((l) => l.event)).toEqual(['worker.throttled', 'worker.restored', 'worker.throttled', 'worker.restored']);
   });
 

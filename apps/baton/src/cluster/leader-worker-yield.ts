@@ -1,5 +1,5 @@
 import type { Clock, EventLogger } from '@lib/common';
-import type { FireReport } from '@lib/scheduling';
+import type { LagReport } from '@lib/scheduling';
 import { ConcurrencyGovernor } from '@lib/worker';
 
 /** LeaderWorkerYieldOptions: see LeaderWorkerYield. */
@@ -25,11 +25,13 @@ export interface LeaderWorkerYieldOptions {
  * Both share one event loop (and the machine's cores): under a load the
  * workers cannot keep up with, the leader's worker fills the loop with jobs,
  * and each instant's ticks reach the queue seconds late (measured at 10,000
- * every-second schedules on 3 nodes: enqueue lag p50 1.5-2.6 s with the
+ * every-second schedules on 3 nodes: enqueue lag p50 1.5-3.4 s with the
  * leader's worker running, 83-91 ms with it paused). While it leads, every
- * instant's lag (LeaderScheduler.onFired) goes to a ConcurrencyGovernor:
- * a late instant halves how many jobs the leader's worker takes at once
- * (down to none), and each `quietMs` without a late instant doubles it. It
+ * instant's lag (LeaderScheduler.onLag: ticks written ahead later than
+ * halfway through the write-ahead window, or reaching the queue after their
+ * instant) goes to a ConcurrencyGovernor: a late instant cuts how many jobs
+ * the leader's worker takes at once (by half, or to lateMs / lag of it when
+ * later; down to none), and each `quietMs` without a late instant doubles it. It
  * only yields while other live nodes are there to run the jobs: a node
  * alone keeps its whole worker. When the term ends the worker is back to
  * its full concurrency.
@@ -47,15 +49,16 @@ export class LeaderWorkerYield {
 
   /**
    * follow governs the worker for one leadership term: `subscribe` registers
-   * the listener for the term's promotions and returns its removal. Ends
+   * the listener for the term's lag reports and returns its removal. Ends
    * (full concurrency again) when `signal` aborts.
    */
-  follow(signal: AbortSignal, subscribe: (listener: (report: FireReport) => void) => () => void): void {
+  follow(signal: AbortSignal, subscribe: (listener: (report: LagReport) => void) => () => void): void {
     if (signal.aborted) return;
     const { clock, maxConcurrency } = this.opts;
     const governor = new ConcurrencyGovernor({ maxConcurrency, lateMs: this.opts.lateMs, quietMs: this.quietMs });
     let applied = maxConcurrency;
-    let lastLate: FireReport | undefined;
+    let lastLate: LagReport | undefined;
+    const lastLateAtMs = { ahead: -Infinity, ready: -Infinity };
     const apply = (limit: number) => {
       const effective = this.peerCount > 0 ? limit : maxConcurrency;
       if (effective === applied) return;
@@ -65,8 +68,10 @@ export class LeaderWorkerYield {
     };
     const unsubscribe = subscribe((report) => {
       if (signal.aborted || report.lagMs <= this.opts.lateMs) return; // on time: nothing to change
-      // an instant written in several batches is reported per batch: it counts once
-      if (lastLate && report.atMs <= lastLate.atMs) return;
+      // an instant written in several batches is reported per batch: it counts once (per kind)
+      const kind = report.ahead ? 'ahead' : 'ready';
+      if (report.atMs <= lastLateAtMs[kind]) return;
+      lastLateAtMs[kind] = report.atMs;
       lastLate = report;
       const limit = governor.noteLag(report.lagMs, clock.nowMs());
       if (limit < maxConcurrency) void this.refreshPeers().then(() => !signal.aborted && apply(governor.limit));
@@ -92,13 +97,15 @@ export class LeaderWorkerYield {
   }
 
   /** log: `worker.throttled` when the worker starts yielding, `worker.restored` when it has its full share again. */
-  private log(from: number, to: number, late?: FireReport): void {
+  private log(from: number, to: number, late?: LagReport): void {
     const { logger, maxConcurrency, lateMs } = this.opts;
     if (from === maxConcurrency && to < maxConcurrency) {
-      const lag = late ? `the ticks of ${new Date(late.atMs).toISOString()} reached the queue ${late.lagMs} ms late` : 'ticks are late';
+      const what = late?.ahead ? 'were written ahead' : 'reached the queue';
+      const lag = late ? `the ticks of ${new Date(late.atMs).toISOString()} ${what} ${late.lagMs} ms late` : 'ticks are late';
       logger.log('info', 'worker.throttled', `leading: this node's worker takes at most ${to} job(s) at once while ${lag} ` +
         `(over ${lateMs} ms); the other ${this.peerCount} node(s) run the rest`, {
-        limit: to, maxConcurrency, lagMs: late?.lagMs, scheduledFor: late ? new Date(late.atMs).toISOString() : undefined, peers: this.peerCount,
+        limit: to, maxConcurrency, lagMs: late?.lagMs, ahead: late?.ahead, scheduledFor: late ? new Date(late.atMs).toISOString() : undefined,
+        peers: this.peerCount,
       });
     } else if (to === maxConcurrency && from < maxConcurrency) {
       logger.log('info', 'worker.restored', `this node's worker takes up to ${to} job(s) at once again`, { limit: to });

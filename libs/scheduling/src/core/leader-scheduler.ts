@@ -3,7 +3,7 @@ import { silentLogger, systemClock, type Clock, type EventLogger } from '@lib/co
 import { CATCH_UP_WINDOW_MS } from './catch-up';
 import type { FencedEnqueuer } from './fenced-enqueuer';
 import type { ScheduleStore } from './schedule-store';
-import { SchedulingRun, WRITE_AHEAD_MS, type FireReport } from './scheduling-run';
+import { SchedulingRun, WRITE_AHEAD_MS, type LagReport } from './scheduling-run';
 import { SchedulingMessages } from './scheduling.messages';
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
@@ -63,7 +63,7 @@ export class LeaderScheduler {
   private readonly opts: LeaderSchedulerOptions & { clock: Clock; logger: EventLogger };
   /** knownNames: the schedules this node loaded last time it led (data-loss reports need them across terms). */
   private readonly knownNames = new Set<string>();
-  private readonly fireListeners = new Set<(report: FireReport) => void>();
+  private readonly lagListeners = new Set<(report: LagReport) => void>();
 
   constructor(options: LeaderSchedulerOptions) {
     for (const field of ['store', 'enqueuer'] as const) {
@@ -77,14 +77,14 @@ export class LeaderScheduler {
   }
 
   /**
-   * onFired calls `listener` each time a leader on this node has moved an
+   * onLag calls `listener` each time a leader on this node has moved an
    * instant's ticks to wait (its enqueue lag for that instant), in every
    * term, until the returned function is called. A listener that throws is
    * ignored.
    */
-  onFired(listener: (report: FireReport) => void): () => void {
-    this.fireListeners.add(listener);
-    return () => void this.fireListeners.delete(listener);
+  onLag(listener: (report: LagReport) => void): () => void {
+    this.lagListeners.add(listener);
+    return () => void this.lagListeners.delete(listener);
   }
 
   /** lead schedules for one leadership term; resolves when it ends (see class doc). */
@@ -102,8 +102,8 @@ export class LeaderScheduler {
       fence: { leaseValue, fencingToken: leadership.token },
       knownNames: this.knownNames,
       isValid: () => !leadership.signal.aborted && leadership.isValid(),
-      onFired: (report) => {
-        for (const listener of this.fireListeners) {
+      onLag: (report) => {
+        for (const listener of this.lagListeners) {
           try { listener(report); } catch { /* a listener's failure is its own */ }
         }
       },

@@ -2,7 +2,7 @@ import type { EventLogger } from '@lib/common';
 import type { EnqueueFence, EnqueueResult, PromoteOutcome } from './fenced-enqueuer';
 import type { Tick } from './enqueue-plan';
 import type { ScheduleSpec } from './schedule-spec';
-import { SchedulingRun, type FireReport } from './scheduling-run';
+import { SchedulingRun, type LagReport } from './scheduling-run';
 import { validateScheduleInput } from './validate-schedule';
 
 const T0 = Date.parse('2026-01-01T00:00:10Z');
@@ -99,14 +99,15 @@ describe('SchedulingRun', () => {
     expect(promoted.every((p) => p.atMs <= T0 + 1000)).toBe(true);
   });
 
-  it('reports each instant of its term in wait to onFired: per promotion, per batch written straight to wait, never the catch-up', async () => {
+  it('reports to onLag per promotion and per batch written ahead or straight to wait (catch-up: from the term start), not writes due before it', async () => {
     jest.setSystemTime(T0 + 200);
-    const reports: FireReport[] = [];
+    const reports: LagReport[] = [];
     const enqueuer = {
-      // one batch per tick, in Redis 30 ms after it was drafted
+      // one batch per tick, in Redis 30 ms after it was drafted (the instant T0+3 s: 1,200 ms)
       enqueueTicks: async (_f: EnqueueFence, ticks: readonly Tick[], onBatch?: (part: EnqueueResult) => void): Promise<EnqueueResult> => {
         for (const t of ticks) {
-          onBatch?.({ enqueued: [{ ...t, jobId: `${t.spec.name}@${t.fireAtMs}`, enqueuedAtMs: Date.now() + 30, ahead: t.fireAtMs > Date.now() }],
+          const enqueuedAtMs = Date.now() + (t.fireAtMs === T0 + 3000 ? 1200 : 30);
+          onBatch?.({ enqueued: [{ ...t, jobId: `${t.spec.name}@${t.fireAtMs}`, enqueuedAtMs, ahead: t.fireAtMs > Date.now() }],
             skipped: [], stale: false });
         }
         return { enqueued: [], skipped: [], stale: false };
@@ -118,16 +119,23 @@ describe('SchedulingRun', () => {
         cursors: new Map([['ahead', T0 - 2000], ['skip', T0], ['skip2', T0]]) }), detectDataLoss: async () => ({ lost: false }) },
       enqueuer, logger: { log: () => undefined }, clock: { nowMs: () => Date.now(), monotonicMs: () => 0 },
       catchUpWindowMs: 600_000, writeAheadMs: 2000, retryDelayMs: 1000, fence: { leaseValue: '1:n', fencingToken: 1 },
-      knownNames: new Set(), isValid: () => true, onStop: () => undefined, onFired: (r) => reports.push(r),
+      knownNames: new Set(), isValid: () => true, onStop: () => undefined, onLag: (r) => reports.push(r),
     });
     await run.start();
-    expect(reports).toEqual([]); // ahead@-1000 and ahead@0 were caught up (before the term); the rest is written ahead
+    // ahead@-1000 and ahead@0: caught up, owed since the term began (T0+200); ahead@1000 and ahead@2000: written
+    // ahead at once, due to be written (instant - writeAheadMs) before the term began: not reported
+    expect(reports.splice(0)).toEqual([
+      { atMs: T0 - 1000, readyAtMs: T0 + 230, lagMs: 30, count: 1, ahead: false },
+      { atMs: T0, readyAtMs: T0 + 230, lagMs: 30, count: 1, ahead: false },
+    ]);
     await jest.advanceTimersByTimeAsync(800); // T0+1000
     const at = T0 + 1000;
     expect(reports.sort((a, b) => a.lagMs - b.lagMs)).toEqual([
-      { atMs: at, readyAtMs: at, lagMs: 0, count: 1 }, // the promotion of ahead@1000
-      { atMs: at, readyAtMs: at + 30, lagMs: 30, count: 1 }, // skip@1000, written when it came, one batch
-      { atMs: at, readyAtMs: at + 30, lagMs: 30, count: 1 }, // skip2@1000, the next batch
+      { atMs: at, readyAtMs: at, lagMs: 0, count: 1, ahead: false }, // the promotion of ahead@1000
+      { atMs: at, readyAtMs: at + 30, lagMs: 30, count: 1, ahead: false }, // skip@1000, written when it came, one batch
+      { atMs: at, readyAtMs: at + 30, lagMs: 30, count: 1, ahead: false }, // skip2@1000, the next batch
+      // ahead@3000, written ahead when T0+1 s came: lag from halfway through the 2 s write-ahead, T0+2 s
+      { atMs: T0 + 3000, readyAtMs: at + 1200, lagMs: 200, count: 1, ahead: true },
     ]);
     await run.stop();
   });

@@ -26,25 +26,30 @@ export interface RunDeps {
   isValid(): boolean;
   /** onStop: called once when the run stops by itself (fenced off, leadership invalid). */
   onStop(reason: string, error?: unknown): void;
-  /** onFired: the ticks of an instant of this term are in wait (see FireReport). */
-  onFired?(report: FireReport): void;
+  /** onLag: how late the ticks of an instant of this term were written or became ready (see LagReport). */
+  onLag?(report: LagReport): void;
 }
 
 /**
- * FireReport: the ticks of the instant `atMs` reached the wait list at
- * `readyAtMs`; `lagMs` = readyAtMs − atMs is the leader's enqueue lag for
- * that instant, `count` how many ticks it moved or wrote. Reported for each
- * promotion of ticks written ahead (some may have been moved by a worker
- * first, or withdrawn by a schedule change) and for each batch that wrote
- * ticks of this term straight to wait: overlap=skip ticks, and ticks written
- * after their instant because the leader fell behind. Not for the catch-up
- * of instants from before the term.
+ * LagReport: how late the leader was with the ticks of the instant `atMs`
+ * (`count` of them, at `readyAtMs`). `ahead: false`: they reached the wait
+ * list (promoted at the instant, or written straight to wait: overlap=skip
+ * ticks, ticks written after their instant, the catch-up); `lagMs` counts
+ * from the instant, or for the catch-up of instants from before the term,
+ * from the term's start. `ahead: true`: they were written ahead as delayed
+ * jobs; `lagMs` counts from halfway through the write-ahead window
+ * (atMs − writeAheadMs / 2), the latest a healthy leader writes them: a
+ * leader falling behind shows there seconds before its ticks come late
+ * (negative: in time). Reported per promotion and per enqueue batch, so an
+ * instant may come more than once; never for ticks written ahead that were
+ * due to be written before the term began.
  */
-export interface FireReport {
+export interface LagReport {
   atMs: number;
   readyAtMs: number;
   lagMs: number;
   count: number;
+  ahead: boolean;
 }
 
 /**
@@ -295,7 +300,7 @@ export class SchedulingRun {
       if (t.fireAtMs < this.liveSinceMs) caughtUp.set(t.spec.name, (caughtUp.get(t.spec.name) ?? 0) + 1);
     }
     this.logFired(fired);
-    this.reportLive(fired);
+    this.reportLag(result.enqueued);
     for (const { tick, reason } of result.skipped) {
       if (reason === 'stale-schedules') continue; // recomputed after the reload
       const scheduledFor = new Date(tick.fireAtMs).toISOString();
@@ -319,18 +324,21 @@ export class SchedulingRun {
     }
   }
 
-  /** reportLive: onFired per instant of this term among ticks written straight to wait (one batch's). */
-  private reportLive(ticks: EnqueuedTick[]): void {
-    const { onFired } = this.deps;
-    if (!onFired) return;
-    const byInstant = new Map<number, FireReport>();
+  /** reportLag: onLag per instant of this term and kind (ahead or ready) among one batch's ticks. */
+  private reportLag(ticks: readonly EnqueuedTick[]): void {
+    const { onLag, writeAheadMs } = this.deps;
+    if (!onLag) return;
+    const byInstant = new Map<number, LagReport>(); // keyed by ±instant: written ahead, or ready
     for (const t of ticks) {
-      if (t.fireAtMs < this.liveSinceMs) continue; // the catch-up is late by definition
-      const r = byInstant.get(t.fireAtMs);
-      if (!r) byInstant.set(t.fireAtMs, { atMs: t.fireAtMs, readyAtMs: t.enqueuedAtMs, lagMs: t.enqueuedAtMs - t.fireAtMs, count: 1 });
-      else r.count++;
+      if (t.ahead && t.fireAtMs - writeAheadMs < this.liveSinceMs) continue; // due to be written before the term began
+      const key = t.ahead ? -t.fireAtMs : t.fireAtMs;
+      const r = byInstant.get(key);
+      if (r) { r.count++; continue; }
+      // ready ticks are owed from their instant, the catch-up from the term's start; written ahead, from halfway
+      const fromMs = t.ahead ? t.fireAtMs - writeAheadMs / 2 : Math.max(t.fireAtMs, this.liveSinceMs);
+      byInstant.set(key, { atMs: t.fireAtMs, readyAtMs: t.enqueuedAtMs, lagMs: Math.round(t.enqueuedAtMs - fromMs), count: 1, ahead: t.ahead });
     }
-    for (const r of byInstant.values()) onFired(r);
+    for (const r of byInstant.values()) onLag(r);
   }
 
   /** promoteAt joins a tick written ahead to its instant's promotion, setting that promotion's timer if it is the first. */
@@ -371,7 +379,7 @@ export class SchedulingRun {
     const readyAtMs = this.deps.clock.nowMs();
     // 'earlier': a worker promoted it first; 'gone': a schedule change withdrew it
     this.logFired(due.ticks.filter((_, i) => outcomes[i] === 'moved' || outcomes[i] === 'earlier'), readyAtMs);
-    this.deps.onFired?.({ atMs, readyAtMs, lagMs: readyAtMs - atMs, count: due.ticks.length });
+    this.deps.onLag?.({ atMs, readyAtMs, lagMs: readyAtMs - atMs, count: due.ticks.length, ahead: false });
   }
 
   /** A fence error ends the run; any other error reloads from Redis after a delay (cursors there are the truth). */

@@ -4,7 +4,7 @@ import { ElectionService, holderValue, LeadershipListeners, type Leadership } fr
 import { Queue } from 'bullmq';
 import { FencedEnqueuer } from '../core/fenced-enqueuer';
 import { LeaderScheduler } from '../core/leader-scheduler';
-import type { FireReport } from '../core/scheduling-run';
+import type { LagReport } from '../core/scheduling-run';
 import { reportQueueErrors } from './queue-errors';
 import type { ScheduleSpec } from '../core/schedule-spec';
 import { SCHEDULING_MODULE_OPTIONS, type SchedulingModuleOptions } from './scheduling.module-definition';
@@ -46,9 +46,9 @@ export class SchedulingService implements OnModuleInit, BeforeApplicationShutdow
     });
   }
 
-  /** onFired: see LeaderScheduler.onFired (this node's leader scheduling, every term). */
-  onFired(listener: (report: FireReport) => void): () => void {
-    return this.scheduler.onFired(listener);
+  /** onLag: see LeaderScheduler.onLag (this node's leader scheduling, every term). */
+  onLag(listener: (report: LagReport) => void): () => void {
+    return this.scheduler.onLag(listener);
   }
 
   /** triggerNow enqueues a manual run of `spec` (any node may; not fenced). Returns the job id. */

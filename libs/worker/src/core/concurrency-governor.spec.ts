@@ -3,17 +3,20 @@ import { ConcurrencyGovernor } from './concurrency-governor';
 const governor = () => new ConcurrencyGovernor({ maxConcurrency: 10, lateMs: 100, quietMs: 5000 });
 
 describe('ConcurrencyGovernor', () => {
-  it('halves the limit on each late report down to 0; on-time reports change nothing', () => {
+  it('halves the limit on each late report down to 0, cuts deeper the later it is, and on-time reports change nothing', () => {
     const g = governor();
     expect(g.limit).toBe(10);
-    expect([150, 101, 2000, 500, 300].map((lag, i) => g.noteLag(lag, i * 1000))).toEqual([5, 2, 1, 0, 0]);
+    expect([150, 101, 200, 180, 300].map((lag, i) => g.noteLag(lag, i * 1000))).toEqual([5, 2, 1, 0, 0]);
+    expect(governor().noteLag(400, 0)).toBe(2); // a quarter: lateMs / lag
+    expect(governor().noteLag(999, 0)).toBe(1);
+    expect(governor().noteLag(1001, 0)).toBe(0);
     expect([100, 3, 0].map((lag, i) => g.noteLag(lag, 5000 + i * 1000))).toEqual([0, 0, 0]);
   });
 
   it('doubles the limit (0 to 1) each quietMs without a late report, up to the maximum', () => {
     const g = governor();
-    g.noteLag(400, 10_000);
-    g.noteLag(400, 11_000);
+    g.noteLag(150, 10_000);
+    g.noteLag(150, 11_000);
     expect(g.limit).toBe(2);
     expect(g.noteTime(15_999)).toBe(2); // quietMs counts from the last late report
     expect(g.noteTime(16_000)).toBe(4);

@@ -14,8 +14,9 @@ export interface ConcurrencyGovernorOptions {
  * ConcurrencyGovernor decides how many jobs a worker may run at once while
  * something more urgent in the same process reports how late it is (the
  * leader's scheduling: the lag of each instant's ticks reaching the queue).
- * A late report halves the limit (down to 0: take no job); each `quietMs`
- * without a late report doubles it again (from 0 to 1), up to the maximum.
+ * A late report cuts the limit to lateMs / lag of it, at least by half (at
+ * 10 × lateMs to a tenth; down to 0: take no job); each `quietMs` without a
+ * late report doubles it again (from 0 to 1), up to the maximum.
  * On-time reports alone change nothing: right after the worker yielded they
  * are on time because it yielded (measured: giving one job back per on-time
  * instant kept the leader's worker busy and its ticks seconds late). Plain
@@ -44,10 +45,10 @@ export class ConcurrencyGovernor {
     return this.current;
   }
 
-  /** noteLag takes one report (lag `lagMs`, seen at `nowMs`) and returns the new limit: halved when late. */
+  /** noteLag takes one report (lag `lagMs`, seen at `nowMs`) and returns the new limit: cut when late. */
   noteLag(lagMs: number, nowMs: number): number {
     if (lagMs > this.opts.lateMs) {
-      this.current = Math.floor(this.current / 2);
+      this.current = Math.floor(this.current * Math.min(0.5, this.opts.lateMs / lagMs));
       this.lastChangeMs = nowMs;
     }
     return this.current;

@@ -8,7 +8,7 @@ export interface LeaderWorkerYieldOptions {
   worker: { limitConcurrency(limit: number): void };
   /** maxConcurrency: its configured concurrency. */
   maxConcurrency: number;
-  /** lateMs: an instant whose ticks reach the queue later than this is late (BATON_LEADER_YIELD_LAG_MS). */
+  /** lateMs: a report (LagReport) with a larger lag is a late instant (BATON_LEADER_YIELD_LAG_MS). */
   lateMs: number;
   /** quietMs: each time this passes without a late instant, the worker's limit doubles (default 5000). */
   quietMs?: number;
@@ -29,12 +29,13 @@ export interface LeaderWorkerYieldOptions {
  * leader's worker running, 83-91 ms with it paused). While it leads, every
  * instant's lag (LeaderScheduler.onLag: ticks written ahead later than
  * halfway through the write-ahead window, or reaching the queue after their
- * instant) goes to a ConcurrencyGovernor: a late instant cuts how many jobs
- * the leader's worker takes at once (by half, or to lateMs / lag of it when
- * later; down to none), and each `quietMs` without a late instant doubles it. It
- * only yields while other live nodes are there to run the jobs: a node
- * alone keeps its whole worker. When the term ends the worker is back to
- * its full concurrency.
+ * instant, or the catch-up later than the term's start) goes to a
+ * ConcurrencyGovernor: a late instant cuts how many jobs the leader's worker
+ * takes at once (by half, or to lateMs / lag of it when later; down to
+ * none), and each `quietMs` without a late instant doubles it. It only
+ * yields while other live nodes are there to run the jobs: a node alone
+ * keeps its whole worker. A term starts at full concurrency and its end
+ * restores it.
  */
 export class LeaderWorkerYield {
   private readonly quietMs: number;

@@ -128,18 +128,8 @@ describe('BatonWorker against real Redis', () => {
     await until('job completed', async () => (await h.jobState(jobId)) === 'completed');
     expect(events('job.log')[0].facts).toMatchObject({ schedule: 'audit', jobId, payload: { n: 1 } });
   });
-});
 
-describe('BatonWorker.limitConcurrency against real Redis', () => {
-  let server: RedisServerHandle;
-  let h: WorkerHarness;
-
-  beforeAll(async () => { server = await startRedisServer(); });
-  afterAll(async () => server?.cleanup());
-  beforeEach(async () => { h = await WorkerHarness.create(server, 'limit'); });
-  afterEach(async () => h?.close());
-
-  it('takes no job at 0, at most the limit above it, and never more than its concurrency', async () => {
+  it('limitConcurrency: takes no job at 0, at most the limit above it, and never more than its concurrency', async () => {
     const started: string[] = [];
     let running = 0;
     let maxRunning = 0;

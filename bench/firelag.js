@@ -6,9 +6,10 @@
 // own fresh redis-server in the same bench run. After a warm-up (20 s: the
 // schedules exist before the nodes start, and Baton's first leader owes every
 // instant since; at 10,000 that catch-up took 8-14 s under this load, and a
-// 5 s warm-up judged it as steady state), a window of W seconds is judged: for every (schedule, instant) in it, enqueue lag = when
-// Redis wrote the job's `waiting` event − the instant; handler-start lag = its
-// first `active` event (BullMQ's processedOn) − the instant (lib/job-events.js);
+// 5 s warm-up judged it as steady state), a window of W seconds is judged:
+// for every (schedule, instant) in it, enqueue lag = when Redis wrote the
+// job's `waiting` event − the instant; handler-start lag = its first
+// `active` event (BullMQ's processedOn) − the instant (lib/job-events.js);
 // lost = instants with no job (Baton: and none owed, i.e. its cursor is past it; `owed` = a
 // backlog not enqueued yet when the run ended); doubled = jobs completed twice; re-run = jobs
 // started twice (a killed worker's job recovered). Mode `kill`: SIGKILL of one

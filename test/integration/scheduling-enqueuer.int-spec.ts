@@ -114,16 +114,24 @@ describe('FencedEnqueuer on a real Redis', () => {
 
   it('writes each job as BullMQ\'s own add would: the same hash, queue entry, marker and events, due or ahead', async () => {
     const nowMs = Date.now();
-    const cases = [{ name: 'same-due', atMs: nowMs - 1000 }, { name: 'same-ahead', atMs: nowMs + 60_000 }];
+    // the script joins each job's data and options from pieces (writeTicksArgs): plain and awkward payloads, retries, overlap
+    const tricky = { data: { text: '"scheduledFor":"x","fencingToken":0,\\"', nl: 'a\nb', u: 'é✓', deep: [1, { e: {} }] },
+      attempts: 5, backoff: { type: 'exponential', delayMs: 250 }, timeoutMs: 1234, overlap: 'skip' };
+    const cases = [
+      { name: 'same-due', atMs: nowMs - 1000, extra: { data: { n: 1 } } },
+      { name: 'same-ahead', atMs: nowMs + 60_000, extra: { data: { n: 1 } } },
+      { name: 'same.tricky_1', atMs: nowMs - 2000, extra: tricky },
+      { name: 'same-no-data', atMs: nowMs + 30_000, extra: {} },
+    ];
     const other = batonKeys(`${keys.tag.slice(1, -1)}-bullmq`);
     const bullQueue = new Queue(other.queueName, { connection: admin, prefix: other.tag });
     try {
-      for (const { name, atMs } of cases) {
-        const s = spec(name, { data: { n: 1 } });
+      for (const { name, atMs, extra } of cases) {
+        const s = spec(name, extra);
         await enqueuer.enqueueTicks(fence, [{ spec: s, fireAtMs: atMs }]);
         const jobId = tickJobId(name, atMs);
         const data: BatonJobData = { schedule: name, handler: 'log', scheduledFor: new Date(atMs).toISOString(), fencingToken: 7,
-          payload: { n: 1 }, timeoutMs: 30000, trigger: 'cron' };
+          payload: s.data ?? null, timeoutMs: s.timeoutMs, trigger: 'cron' };
         const ours = await admin.hgetall(keys.job(jobId));
         await bullQueue.add(name, data, jobOptions(s, jobId, atMs, Number(ours.timestamp)));
         const theirs = await admin.hgetall(other.job(jobId));

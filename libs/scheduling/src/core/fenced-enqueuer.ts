@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import { batonKeys, defineLuaCommands, systemClock, throwFirstError, tickJobId, type BatonKeys, type Clock } from '@lib/common';
-import { addJobTo, addRunsEntry, bullClientOf, pushTickJobArgs, queueScriptKeys, writeTicksHead } from './bull-jobs';
+import { addJobTo, addRunsEntry, bullClientOf, queueScriptKeys, writeTicksArgs } from './bull-jobs';
 import { sortTicks, splitBatches, type SkippedTick, type Tick } from './enqueue-plan';
 import { FencedOffError } from './scheduling.errors';
 import { SchedulingMessages } from './scheduling.messages';
@@ -110,7 +110,8 @@ export interface EnqueueResult {
  * Speed: one round trip per batch, BullMQ's job format without BullMQ's
  * per-job script call (see writeTicks-10.lua), and the call of the next
  * batch is built while the previous one runs in Redis, so the client's
- * per-job work (job JSON, command encoding) overlaps Redis's.
+ * per-job work (a few short arguments per tick, command encoding) overlaps
+ * Redis's.
  */
 export class FencedEnqueuer {
   private readonly redis: Redis;
@@ -244,21 +245,15 @@ export class FencedEnqueuer {
   }
 
   /**
-   * Builds the writeTicks call of `ticks` (job ids, job JSON, the fence),
+   * Builds the writeTicks call of `ticks` (the fence, the jobs' shapes, four arguments per tick: writeTicksArgs),
    * client-side only: nothing is sent before `send`, so the next batch's
    * call is built while the previous one runs in Redis. A tick whose instant
    * is after now is written ahead, due at its instant.
    */
   private draft(ticks: Tick[], fence: EnqueueFence): Draft {
-    const jobIds: string[] = [];
     const draftedAtMs = this.clock.nowMs();
-    const args = [...this.scriptKeys, ...writeTicksHead(this.keys, draftedAtMs, fence)];
-    for (const t of ticks) {
-      const jobId = tickJobId(t.spec.name, t.fireAtMs);
-      pushTickJobArgs(args, t.spec, t.fireAtMs, jobId, fence.fencingToken, draftedAtMs);
-      jobIds.push(jobId);
-    }
-    return { jobIds, args, draftedAtMs };
+    const { args, jobIds } = writeTicksArgs(this.keys, draftedAtMs, fence, ticks);
+    return { jobIds, args: [...this.scriptKeys, ...args], draftedAtMs };
   }
 
   /** Sends a draft: one writeTicks call (EVALSHA, or EVAL when Redis lacks the script). */

@@ -26,11 +26,20 @@
   ARGV[4] timestamp  epoch ms the jobs were drafted (BullMQ's job timestamp)
   ARGV[5] lease      the lease value the caller holds
   ARGV[6] rev        the schedules revision the ticks were computed from
-  ARGV[7..] seven per tick, in instant order per schedule: job id, name, data
-            JSON, opts JSON, due epoch ms, '1' to trim the runs index after
-            adding to it (else '0'), '1' for an overlap=skip schedule. A job
-            due after `timestamp` is delayed until exactly then (written
-            ahead); the others go to wait.
+  ARGV[7] token      the fencing token (the jobs' data.fencingToken)
+  ARGV[8] S, ARGV[9] K: how many shapes and instants follow
+  then S shapes, three strings each: the JSON pieces a job's data and
+            options are joined from (see tickShape in bull-jobs.ts):
+              data = '{"schedule":"' name dataMid ISO '","fencingToken":' token
+                     ',"payload":' payload dataTail
+              opts = '{"jobId":"' id '"' [',"timestamp":' timestamp ',"delay":' delay] optsTail
+  then K instants, two strings each: epoch ms, its ISO 8601 form
+  then five per tick, in instant order per schedule: schedule name (as JSON
+            leaves it, no escapes), due epoch ms (an instant above), its
+            shape's index (from 1), flags (1: trim the runs index after
+            adding to it; 2: an overlap=skip schedule), payload JSON. The
+            job id is name '@' due. A job due after `timestamp` is delayed
+            until exactly then (written ahead); the others go to wait.
 
   Returns {'fenced', lease in Redis or nil} or {'stale'} having written
   nothing, else {'ok', code per tick}: 1 enqueued (a job id that exists
@@ -57,11 +66,20 @@ if not maxEvents then
   rcall('HSET', metaKey, 'opts.maxLenEvents', maxEvents)
 end
 
+-- where the shapes, the instants and the ticks begin in ARGV; the ISO form of each instant
+local token = ARGV[7]
+local shapesAt = 10
+local instantsAt = shapesAt + 3 * tonumber(ARGV[8])
+local ticksAt = instantsAt + 2 * tonumber(ARGV[9])
+local isoOf = {}
+for k = instantsAt, ticksAt - 1, 2 do isoOf[ARGV[k]] = ARGV[k + 1] end
+
 local codes = {'ok'}
 local cursors, moved, newCursor, busy = {}, {}, {}, {}
 local waiting, delayed = 0, 0
-for i = 7, #ARGV, 7 do
-  local id, name, due = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 4])
+for i = ticksAt, #ARGV, 5 do
+  local name, dueMs, flags = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 3])
+  local due, id = tonumber(dueMs), name .. '@' .. dueMs
   local cursor = cursors[name]
   if cursor == nil then
     cursor = tonumber(rcall('HGET', cursorKey, name)) or false
@@ -72,10 +90,9 @@ for i = 7, #ARGV, 7 do
     code = 0
   else
     if newCursor[name] == nil then moved[#moved + 1] = name end
-    newCursor[name] = ARGV[i + 4]
+    newCursor[name] = dueMs
     cursors[name] = due
-    local skip = ARGV[i + 6] == '1'
-    if skip then
+    if flags >= 2 then
       if busy[name] == nil then
         local runningId = rcall('HGET', runningKey, name)
         busy[name] = false
@@ -90,12 +107,19 @@ for i = 7, #ARGV, 7 do
   if code == 1 then
     local runsKey = runsPrefix .. name
     rcall('ZADD', runsKey, due, id)
-    if ARGV[i + 5] == '1' then rcall('ZREMRANGEBYRANK', runsKey, 0, -(runsKept + 1)) end
+    if flags % 2 == 1 then rcall('ZREMRANGEBYRANK', runsKey, 0, -(runsKept + 1)) end
     local jobKey = prefix .. id
     if rcall('EXISTS', jobKey) == 0 then
-      local delay = 0
-      if due > timestamp then delay = due - timestamp end
-      rcall('HSET', jobKey, 'name', name, 'data', ARGV[i + 2], 'opts', ARGV[i + 3],
+      local shape = shapesAt + 3 * (tonumber(ARGV[i + 2]) - 1)
+      local delay, timing = 0, ''
+      if due > timestamp then
+        delay = due - timestamp
+        timing = ',"timestamp":' .. ARGV[4] .. ',"delay":' .. delay
+      end
+      local data = '{"schedule":"' .. name .. ARGV[shape] .. isoOf[dueMs] .. '","fencingToken":' .. token
+        .. ',"payload":' .. ARGV[i + 4] .. ARGV[shape + 1]
+      local opts = '{"jobId":"' .. id .. '"' .. timing .. ARGV[shape + 2]
+      rcall('HSET', jobKey, 'name', name, 'data', data, 'opts', opts,
         'timestamp', timestamp, 'delay', delay, 'priority', 0)
       rcall('XADD', eventsKey, '*', 'event', 'added', 'jobId', id, 'name', name)
       if delay > 0 then

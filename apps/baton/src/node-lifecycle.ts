@@ -53,8 +53,9 @@ export class NodeLifecycle implements OnModuleInit, OnApplicationBootstrap {
     this.registry.start();
   }
 
-  /** stopLeadership: step 1 of a graceful stop (releases a held lease at once). */
+  /** stopLeadership: step 1 of a graceful stop (releases a held lease at once; a yielding worker stays as it is until it closes). */
   async stopLeadership(): Promise<void> {
+    this.yielder?.stop();
     await this.election.stop();
   }
 

@@ -24,7 +24,7 @@ function setup(peers: number | (() => Promise<number>) = 2) {
     await new Promise((resolve) => setImmediate(resolve)); // the peers read settles
   };
   return {
-    limits, logs, term, report, peerReads: () => peerReads, unsubscribed: () => unsubscribed,
+    yielder, limits, logs, term, report, peerReads: () => peerReads, unsubscribed: () => unsubscribed,
     advance: (ms: number) => { nowMs += ms; jest.advanceTimersByTime(ms); },
   };
 }
@@ -70,6 +70,16 @@ describe('LeaderWorkerYield', () => {
     t.advance(10_000);
     expect(t.limits).toHaveLength(4); // its timer is gone
     expect(t.logs.map((l) => l.event)).toEqual(['worker.throttled', 'worker.restored', 'worker.throttled', 'worker.restored']);
+  });
+
+  it('leaves a yielding worker as it is when the term ends because the node stops', async () => {
+    const t = setup(2);
+    await t.report(150);
+    expect(t.limits).toEqual([4]);
+    t.yielder.stop();
+    t.term.abort();
+    expect(t.limits).toEqual([4]); // the worker closes next: no jobs taken only to run them within the shutdown grace
+    expect(t.unsubscribed()).toBe(true);
   });
 
   it('never yields when no other node is live, or when the live nodes cannot be read', async () => {

@@ -35,13 +35,15 @@ export interface LeaderWorkerYieldOptions {
  * none), and each `quietMs` without a late instant doubles it. It only
  * yields while other live nodes are there to run the jobs: a node alone
  * keeps its whole worker. A term starts at full concurrency and its end
- * restores it.
+ * restores it, unless the node is stopping (`stop`): a worker about to close
+ * takes no more jobs than it was taking.
  */
 export class LeaderWorkerYield {
   private readonly quietMs: number;
   private peerCount = 0;
   private peersAtMs = -Infinity;
   private peersReading?: Promise<void>;
+  private stopping = false;
 
   constructor(private readonly opts: LeaderWorkerYieldOptions) {
     if (!(opts.lateMs > 0)) throw new TypeError(`LeaderWorkerYield: option lateMs must be > 0, got ${opts.lateMs}`);
@@ -83,8 +85,13 @@ export class LeaderWorkerYield {
     signal.addEventListener('abort', () => {
       unsubscribe();
       clearInterval(timer);
-      apply(maxConcurrency);
+      if (!this.stopping) apply(maxConcurrency);
     }, { once: true });
+  }
+
+  /** stop: the node is stopping; a term that ends from now on leaves the worker's limit as it is. */
+  stop(): void {
+    this.stopping = true;
   }
 
   /** refreshPeers reads the live nodes when the last answer is older than peersMaxAgeMs (a failed read counts as none). */

@@ -126,7 +126,7 @@ const SHAPES = new Map<string, TickShape>();
 const SHAPES_KEPT = 1000;
 
 /** tickShape: the TickShape of `spec`'s tick jobs. */
-export function tickShape(spec: ScheduleSpec): TickShape {
+function tickShape(spec: ScheduleSpec): TickShape {
   const key = `${spec.handler}\n${spec.timeoutMs}\n${spec.attempts}\n${spec.backoff.type}\n${spec.backoff.delayMs}`;
   let shape = SHAPES.get(key);
   if (shape) return shape;

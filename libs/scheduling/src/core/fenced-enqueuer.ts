@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
-import { batonKeys, defineLuaCommands, systemClock, throwFirstError, tickJobId, type BatonKeys, type Clock } from '@lib/common';
+import { batonKeys, defineLuaCommands, systemClock, throwFirstError, type BatonKeys, type Clock } from '@lib/common';
 import { addJobTo, addRunsEntry, bullClientOf, queueScriptKeys, writeTicksArgs } from './bull-jobs';
 import { sortTicks, splitBatches, type SkippedTick, type Tick } from './enqueue-plan';
 import { FencedOffError } from './scheduling.errors';
@@ -245,10 +245,11 @@ export class FencedEnqueuer {
   }
 
   /**
-   * Builds the writeTicks call of `ticks` (the fence, the jobs' shapes, four arguments per tick: writeTicksArgs),
-   * client-side only: nothing is sent before `send`, so the next batch's
-   * call is built while the previous one runs in Redis. A tick whose instant
-   * is after now is written ahead, due at its instant.
+   * Builds the writeTicks call of `ticks` (the fence, the jobs' shapes, five
+   * short arguments per tick: writeTicksArgs), client-side only: nothing is
+   * sent before `send`, so the next batch's call is built while the previous
+   * one runs in Redis. A tick whose instant is after now is written ahead,
+   * due at its instant.
    */
   private draft(ticks: Tick[], fence: EnqueueFence): Draft {
     const draftedAtMs = this.clock.nowMs();

@@ -21,13 +21,18 @@ function freePort() {
 const live = new Set();
 process.once('exit', () => { for (const child of live) child.kill('SIGKILL'); });
 
-/** startRedisServer → { url, port, pid, version, stop() }. */
+/**
+ * startRedisServer → { url, port, pid, version, stop() }. BENCH_REDIS_ARGS
+ * adds redis-server options (space-separated, e.g. `--hz 100`) to every
+ * server a benchmark starts.
+ */
 async function startRedisServer() {
   const bin = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
   if (!bin) throw new Error('redis-server not found: apt-get install -y --no-install-recommends redis-server');
   const port = await freePort();
+  const extra = (process.env.BENCH_REDIS_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-    '--daemonize', 'no'], { stdio: 'ignore' });
+    '--daemonize', 'no', ...extra], { stdio: 'ignore' });
   live.add(child);
   const exited = new Promise((resolve) => child.once('exit', () => { live.delete(child); resolve(); }));
   const stop = async () => {

@@ -25,6 +25,7 @@ function machineFacts(redisVersion) {
     node: process.version, platform: `${os.platform()} ${os.release()}`, cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model, totalMemGiB: Math.round(os.totalmem() / 2 ** 30),
     loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100), redis: redisVersion,
+    ...(process.env.BENCH_REDIS_ARGS ? { redisArgs: process.env.BENCH_REDIS_ARGS } : {}),
     bullmq: pkgVersion('bullmq'), ioredis: pkgVersion('ioredis'),
     nodeCron: pkgVersion('node-cron'),
     commit: git('rev-parse', '--short', 'HEAD'), dirty: git('status', '--porcelain', 'apps', 'libs') !== '',

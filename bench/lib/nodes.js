@@ -25,10 +25,11 @@ function baseEnv() {
 /**
  * NodeSet: the Baton nodes of one deployment (one Redis URL, one prefix).
  * `records` holds every parsed log line ({...line, node}); `on('record')`
- * sees each as it arrives.
+ * sees each as it arrives. `nodeArgs`: node options of every process it
+ * starts (default: BENCH_NODE_ARGS, space-separated).
  */
 class NodeSet extends EventEmitter {
-  constructor({ redisUrl, prefix, env = {}, entry = ENTRY, nodeArgs = [] }) {
+  constructor({ redisUrl, prefix, env = {}, entry = ENTRY, nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean) }) {
     super();
     this.setMaxListeners(0);
     this.redisUrl = redisUrl;

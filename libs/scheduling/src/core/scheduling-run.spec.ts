@@ -99,6 +99,36 @@ describe('SchedulingRun', () => {
     expect(promoted.every((p) => p.atMs <= T0 + 1000)).toBe(true);
   });
 
+  it('at an instant it announced early, looks only at the overlap=skip schedules; at one it did not, at every schedule', async () => {
+    jest.setSystemTime(T0 + 200);
+    const enqueuer = {
+      enqueueTicks: async (_f: EnqueueFence, ticks: readonly Tick[], onBatch?: (part: EnqueueResult) => void): Promise<EnqueueResult> => {
+        onBatch?.({ enqueued: ticks.map((t) => ({ ...t, jobId: `${t.spec.name}@${t.fireAtMs}`, enqueuedAtMs: Date.now(), ahead: t.fireAtMs > Date.now() })),
+          skipped: [], stale: false });
+        return { enqueued: [], skipped: [], stale: false };
+      },
+      promoteTicks: async (ids: readonly string[]): Promise<PromoteOutcome[]> => ids.map(() => 'moved'),
+    };
+    const run = new SchedulingRun({
+      store: { snapshot: async () => ({ rev: 1, specs: byName([spec('a'), spec('b'), spec('skip', { overlap: 'skip' })]),
+        cursors: new Map(['a', 'b', 'skip'].map((n) => [n, T0])) }), detectDataLoss: async () => ({ lost: false }) },
+      enqueuer, logger: { log: () => undefined }, clock: { nowMs: () => Date.now(), monotonicMs: () => 0 },
+      catchUpWindowMs: 600_000, writeAheadMs: 2000, retryDelayMs: 1000, fence: { leaseValue: '1:n', fencingToken: 1 },
+      knownNames: new Set(), isValid: () => true, onStop: () => undefined,
+    });
+    await run.start();
+    const internals = run as unknown as { planSchedule(s: ScheduleSpec, memo: { endMs: number }): void;
+      onCronTick(key: string, instantMs: number, early: boolean): void };
+    const plan = jest.spyOn(internals, 'planSchedule');
+    const planned = (instantMs: number) => plan.mock.calls.filter(([, memo]) => memo.endMs === instantMs).map(([s]) => s.name).sort();
+    await jest.advanceTimersByTimeAsync(800); // T0+1 s: node-cron's instant, and the early call for T0+3 s
+    expect(planned(T0 + 1000)).toEqual(['skip']);
+    expect(planned(T0 + 3000)).toEqual(['a', 'b']);
+    internals.onCronTick(`${spec('a').timezone}\n* * * * * *`, T0 + 9000, false); // an instant never announced early (say its timer was lost)
+    expect(planned(T0 + 9000)).toEqual(['a', 'b', 'skip']);
+    await run.stop();
+  });
+
   it('reports to onLag per promotion and per batch written ahead or straight to wait (catch-up: from the term start), not writes due before it', async () => {
     jest.setSystemTime(T0 + 200);
     const reports: LagReport[] = [];

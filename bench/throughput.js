@@ -112,11 +112,11 @@ async function runRound(url, admin, cfg, pairs, log) {
 
 const round3 = (x) => round(x, 3);
 
-/** run (`npm run bench -- throughput`). Env: BENCH_THROUGHPUT_JOBS (50000 per worker and round), BENCH_THROUGHPUT_ROUNDS (5), BENCH_THROUGHPUT_SLICE_MS (200). */
+/** run (`npm run bench -- throughput`). Env: BENCH_THROUGHPUT_JOBS (50000 per worker and round), BENCH_THROUGHPUT_ROUNDS (10), BENCH_THROUGHPUT_SLICE_MS (200). */
 async function run({ smoke, log }) {
   const env = process.env;
   const config = smoke ? { jobs: 500, rounds: 1, sliceMs: 20 }
-    : { jobs: Number(env.BENCH_THROUGHPUT_JOBS ?? 50_000), rounds: Number(env.BENCH_THROUGHPUT_ROUNDS ?? 5),
+    : { jobs: Number(env.BENCH_THROUGHPUT_JOBS ?? 50_000), rounds: Number(env.BENCH_THROUGHPUT_ROUNDS ?? 10),
       sliceMs: Number(env.BENCH_THROUGHPUT_SLICE_MS ?? 200) };
   Object.assign(config, { variants: VARIANTS, concurrency: 10, lockMs: 10_000, stalledMs: 5000, handler: 'no-op',
     worker: 'both in the bench process, taking turns in slices' });

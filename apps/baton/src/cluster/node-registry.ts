@@ -21,7 +21,7 @@ export interface NodeView extends NodeInfo {
  * `{...info, lastSeenAt}` into the hash `nodes`, the cheapest heartbeat there
  * is (idle Redis traffic per node is a cost we keep under 1 command/s) — and
  * reads the live nodes: those seen within three heartbeats. Stale entries
- * are pruned on read.
+ * are pruned on read (see live).
  */
 export class NodeRegistry {
   private readonly keys: BatonKeys;
@@ -55,18 +55,24 @@ export class NodeRegistry {
     await this.opts.redis.hdel(this.keys.nodes, this.opts.info().nodeId);
   }
 
-  /** live lists the nodes seen within 3 heartbeats, oldest start first, and forgets the others. */
+  /**
+   * live lists the nodes seen within 3 heartbeats, oldest start first, and
+   * forgets the others, each only while its entry is still the one read: a
+   * node that beats in between (back from a pause) stays. This node's own
+   * entry is never forgotten here (it is running this; its beat is due).
+   */
   async live(): Promise<NodeView[]> {
     const cutoff = this.opts.clock.nowMs() - 3 * this.opts.heartbeatMs;
+    const self = this.opts.info().nodeId;
     const all = Object.entries(await this.opts.redis.hgetall(this.keys.nodes));
     const views: NodeView[] = [];
-    const stale: string[] = [];
+    const stale: string[] = []; // field, value read, ...
     for (const [id, json] of all) {
       const view = parseView(json);
       if (view && Date.parse(view.lastSeenAt) >= cutoff) views.push(view);
-      else stale.push(id);
+      else if (id !== self) stale.push(id, json);
     }
-    if (stale.length > 0) await this.opts.redis.hdel(this.keys.nodes, ...stale);
+    if (stale.length > 0) await this.opts.redis.eval(FORGET_UNCHANGED, 1, this.keys.nodes, ...stale);
     return views.sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.nodeId.localeCompare(b.nodeId));
   }
 
@@ -77,6 +83,11 @@ export class NodeRegistry {
     return names;
   }
 }
+
+/** FORGET_UNCHANGED: HDEL of each field (ARGV: field, value, ...) whose value is still the one given. */
+const FORGET_UNCHANGED = `for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then redis.call('HDEL', KEYS[1], ARGV[i]) end
+end`;
 
 /** parseView: a stored heartbeat, or null when it is not one (an older format, garbage). */
 function parseView(json: string): NodeView | null {

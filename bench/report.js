@@ -108,7 +108,7 @@ function otherSections(R) {
   const t = R.throughput;
   if (t) {
     out.push('## Throughput', '', `Two workers (concurrency ${t.config.concurrency}, no-op handler) in one process, each on its own queue of ` +
-      `${t.config.jobs} waiting jobs (refilled ${t.config.rounds} times), taking turns in ${t.config.sliceMs} ms slices: one runs, the other is paused.`, '',
+      `${t.config.jobs} waiting jobs (${t.config.rounds} rounds, each on freshly filled queues), taking turns in ${t.config.sliceMs} ms slices: one runs, the other is paused.`, '',
       md(['worker', 'slices', 'jobs', 'jobs/s per slice p50', 'min', 'max', 'all slices', 'worker CPU µs/job', 'Redis CPU µs/job', 'Redis commands/job'],
         ['raw', 'baton'].map((v) => [v === 'raw' ? 'raw BullMQ Worker' : 'BatonWorker', t[v].slices, t[v].jobs, Math.round(t[v].perSecond.median),
           Math.round(t[v].perSecond.min), Math.round(t[v].perSecond.max), t[v].overallPerSecond, t[v].workerCpuUsPerJob, t[v].redisCpuUsPerJob,

@@ -98,8 +98,8 @@ export class SchedulingRun {
   private readonly liveSinceMs: number;
   private readonly groups: CronGroups;
   private specs = new Map<string, ScheduleSpec>();
-  /** skipMembers: per cron group, its active overlap=skip schedules (decided when the instant comes, never ahead). */
-  private skipMembers = new Map<string, ScheduleSpec[]>();
+  /** skipNames: per cron group, the names of its active overlap=skip schedules (decided when the instant comes, never ahead). */
+  private skipNames = new Map<string, string[]>();
   private cursors = new Map<string, number>();
   private rev = -1;
   private pending: Tick[] = [];
@@ -208,10 +208,10 @@ export class SchedulingRun {
     // 3. the instants to come within writeAheadMs: a new group plans them as it is armed, and a schedule
     // new to a group armed before joins the instants that group has written ahead already
     this.groups.sync(groups);
-    this.skipMembers = new Map();
+    this.skipNames = new Map();
     for (const [key, members] of groups) {
-      const skip = members.filter((spec) => spec.overlap === 'skip');
-      if (skip.length > 0) this.skipMembers.set(key, skip);
+      const skip = members.filter((spec) => spec.overlap === 'skip').map((spec) => spec.name);
+      if (skip.length > 0) this.skipNames.set(key, skip);
     }
     for (const [key, members] of groups) {
       const untilMs = this.groups.announcedUntil(key);
@@ -256,13 +256,18 @@ export class SchedulingRun {
    * past it already (the early call, or a reload since, planned it), so only
    * the overlap=skip ones are looked at: the call lands on the instant, next
    * to its promotion, and at 10,000 schedules the no-op pass over all of them
-   * held the event loop ~3 ms every instant.
+   * held the event loop ~3 ms every instant. Like the members, they are
+   * names looked up in the specs loaded last (a reload that yields swaps the
+   * specs before it re-groups them).
    */
   private onCronTick(key: string, instantMs: number, early: boolean): void {
     if (this.stopped) return;
     const memo = this.dueMemo(parseKey(key), instantMs);
     if (!early && this.groups.announcedUntil(key) >= instantMs) {
-      for (const spec of this.skipMembers.get(key) ?? []) this.planSchedule(spec, memo);
+      for (const name of this.skipNames.get(key) ?? []) {
+        const spec = this.specs.get(name);
+        if (spec && !spec.paused) this.planSchedule(spec, memo);
+      }
     } else {
       for (const name of this.groups.members(key)) {
         const spec = this.specs.get(name);

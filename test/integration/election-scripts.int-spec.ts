@@ -166,6 +166,35 @@ describe('election Lua scripts and RedisLeaseLock (real redis-server)', () => {
     expect(lock.pushesExpiry()).toBe(false);
   });
 
+  it('RedisLeaseLock tells `lapsed` once a lease passed without a renewal (the key then acquirable), never while renewals come', async () => {
+    // hz 1: Redis itself expires the key (and sends `expired`) up to a second after its end
+    const slow = await startRedisServer({ extraArgs: ['--hz', '1'] });
+    try {
+      const conn = await connectTo(slow);
+      const subscriber = await connectTo(slow);
+      clients.push(conn, subscriber);
+      const leader = new RedisLeaseLock({ redis: conn, prefix, identity: 'a' });
+      const follower = new RedisLeaseLock({ redis: conn, subscriber, prefix, identity: 'b' });
+      const seen: LeaseFreedReason[] = [];
+      follower.onFreed((reason) => seen.push(reason));
+      await follower.start();
+      const leaseMs = 3000; // long enough that a stall of the test machine between renewals cannot lapse it
+      expect(await leader.tryAcquire(leaseMs, 0)).toMatchObject({ acquired: true, token: 1 });
+      expect(await follower.tryAcquire(leaseMs, 0)).toMatchObject({ acquired: false }); // it now knows the lease
+      for (let i = 0; i < 6; i++) { // 1.8 s of renewals, each seen by the follower
+        await new Promise((r) => setTimeout(r, 300));
+        expect(await leader.renew(1, leaseMs)).toBe(LeaseStatus.Ok);
+      }
+      expect(seen).toEqual([]);
+      await waitFor(() => seen.length > 0, 10_000, 'a wake-up after the renewals stopped');
+      expect(seen[0]).toBe('lapsed'); // hz 1: Redis had not expired the key by itself (it does within a second)
+      expect(await follower.tryAcquire(leaseMs, 1)).toMatchObject({ acquired: true, token: 2 }); // not told too early
+      await follower.close();
+    } finally {
+      await slow.cleanup();
+    }
+  });
+
   it('RedisLeaseLock still works where CONFIG is forbidden (no keyspace events, release broadcasts only)', async () => {
     await redis.config('SET', 'notify-keyspace-events', '');
     const forbidding = electionCommands(await connectTo(server));

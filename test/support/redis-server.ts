@@ -13,6 +13,8 @@ export interface RedisServerOptions {
   port?: number;
   /** dir: working directory for AOF files; default a fresh temp dir. */
   dir?: string;
+  /** extraArgs: more redis-server options (e.g. `['--hz', '1']`). */
+  extraArgs?: string[];
 }
 
 /** RedisServerHandle: a redis-server process this test owns, on 127.0.0.1. */
@@ -112,7 +114,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 
   const launch = async (): Promise<void> => {
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir,
-      '--appendonly', appendOnly ? 'yes' : 'no', '--appendfsync', 'always', '--daemonize', 'no'];
+      '--appendonly', appendOnly ? 'yes' : 'no', '--appendfsync', 'always', '--daemonize', 'no', ...(options.extraArgs ?? [])];
     child = spawn(bin, args, { stdio: 'ignore' });
     await waitReady(port, child.pid!);
   };

@@ -53,8 +53,12 @@ export interface LeaseState extends LeaseHolder {
   ttlMs: number;
 }
 
-/** LeaseFreedReason: why a lease went away (release broadcast, expiry, deletion). */
-export type LeaseFreedReason = 'released' | 'expired' | 'deleted';
+/**
+ * LeaseFreedReason: why a lease went away (release broadcast, expiry,
+ * deletion), or `lapsed`: no renewal was seen for a whole lease, so it has
+ * run out whether or not Redis has expired the key yet.
+ */
+export type LeaseFreedReason = 'released' | 'expired' | 'deleted' | 'lapsed';
 
 /**
  * LeaseLock is the storage seam of the election: one lease, compared by the
@@ -75,7 +79,7 @@ export interface LeaseLock {
   get(): Promise<LeaseState | null>;
   /**
    * onFreed registers `listener` to run whenever the lease may have become free
-   * (released, expired, deleted). Best effort: a missed wake-up only delays a
+   * (released, expired, deleted, lapsed). Best effort: a missed wake-up only delays a
    * follower until the lease's ttl ran out. Returns the unsubscribe function.
    */
   onFreed(listener: (reason: LeaseFreedReason) => void): () => void;

@@ -29,6 +29,12 @@ const ELECTED = 'elected:';
 
 const WAKE_EVENTS: Record<string, LeaseFreedReason> = { del: 'deleted', expired: 'expired' };
 
+/** RENEWED: the keyspace event of a renewal (renewLease-2.lua's PEXPIRE). */
+const RENEWED = 'expire';
+
+/** LAPSE_MARGIN_MS: how long past a lease's end, as seen here, `lapsed` is told (Redis must find the key expired by then). */
+const LAPSE_MARGIN_MS = 2;
+
 /**
  * RedisLeaseLock keeps the lease in Redis through the Lua scripts of src/lua.
  * `start()` subscribes the `subscriber` client to the release channel and to
@@ -36,6 +42,17 @@ const WAKE_EVENTS: Record<string, LeaseFreedReason> = { del: 'deleted', expired:
  * add the `Kgx` flags to `notify-keyspace-events` (errors ignored: managed
  * Redis often forbids CONFIG; followers then wake when the ttl runs out, and
  * `pushesExpiry()` says false so they keep polling once per lease).
+ *
+ * Redis sends `expired` only when it gets round to expiring the key: its
+ * active expiry runs `hz` times a second (10 by default), so that wake-up
+ * comes up to ~100 ms after the lease ran out. So the lock also watches the
+ * lease's life: each new term (its announcement) and each renewal (the
+ * keyspace `expire` event) starts it anew, and when a whole lease (the
+ * `leaseMs` this node last asked to acquire with: the cluster's, as far as
+ * it knows) passes without one, listeners hear `lapsed`, and an acquire then
+ * finds the key expired (Redis checks a key's expiry when it is read).
+ * A node configured with a shorter lease than the leader's only tries too
+ * early once and falls back to the `expired` wake-up.
  * `close()` unsubscribes; the caller still owns and closes both clients.
  */
 export class RedisLeaseLock implements LeaseLock {
@@ -51,6 +68,10 @@ export class RedisLeaseLock implements LeaseLock {
   private keyspaceEventsOn = false;
   /** subscribed: the SUBSCRIBE of start() was answered (and close() not called since). */
   private subscribed = false;
+  /** leaseMs: the lease this node last asked to acquire with (0: none yet; no lapse is predicted). */
+  private leaseMs = 0;
+  /** lapse: when (performance.now()) the lease runs out unless renewed, and the timer that tells `lapsed` then. */
+  private lapse?: { atMs: number; timer: NodeJS.Timeout };
 
   constructor(options: RedisLeaseLockOptions) {
     if (!options?.redis) throw new TypeError('RedisLeaseLock: `redis` (an ioredis client) is required');
@@ -69,6 +90,7 @@ export class RedisLeaseLock implements LeaseLock {
   }
 
   async tryAcquire(leaseMs: number, minToken: number): Promise<AcquireResult> {
+    this.leaseMs = leaseMs;
     const k = this.keys;
     const reply = await this.redis.acquireLease(k.leader, k.term, k.leaderInfo, k.electionChannel, this.identity, leaseMs, minToken);
     if (reply[0] === -1) {
@@ -130,6 +152,7 @@ export class RedisLeaseLock implements LeaseLock {
     if (!sub || !this.started) return;
     this.started = null;
     this.subscribed = false;
+    this.forgetLapse();
     sub.off('message', this.onMessage);
     this.redis.off('ready', this.ensureKeyspaceEvents);
     this.redis.off('close', this.forgetKeyspaceEvents);
@@ -151,15 +174,51 @@ export class RedisLeaseLock implements LeaseLock {
   private readonly onMessage = (channel: string, message: string): void => {
     let reason: LeaseFreedReason | undefined;
     if (channel === this.keys.electionChannel && message.startsWith(ELECTED)) {
+      this.expectLapse();
       const holder = parseHolderValue(message.slice(ELECTED.length));
       if (holder) for (const listener of [...this.electedListeners]) listener(holder);
       return;
     }
+    if (channel === this.keyspaceChannel && message === RENEWED) return this.expectLapse();
     if (channel === this.keys.electionChannel) reason = 'released';
     else if (channel === this.keyspaceChannel) reason = WAKE_EVENTS[message];
     if (!reason) return;
-    for (const listener of [...this.listeners]) listener(reason);
+    this.forgetLapse();
+    this.tell(reason);
   };
+
+  private tell(reason: LeaseFreedReason): void {
+    for (const listener of [...this.listeners]) listener(reason);
+  }
+
+  /** expectLapse: the lease was just set or renewed; tell `lapsed` a lease (plus a margin) from now unless it is renewed again. */
+  private expectLapse(): void {
+    if (this.leaseMs <= 0 || !this.keyspaceEventsOn) return; // without keyspace events no renewal is seen: no lapse to predict
+    const atMs = performance.now() + this.leaseMs + LAPSE_MARGIN_MS;
+    if (this.lapse) this.lapse.atMs = atMs; // its timer looks again when it fires
+    else this.lapse = { atMs, timer: this.lapseTimer(atMs) };
+  }
+
+  private lapseTimer(atMs: number): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      const lapse = this.lapse;
+      if (!lapse) return;
+      const leftMs = lapse.atMs - performance.now();
+      if (leftMs > 0) { // renewed since, or the timer fired a little early
+        lapse.timer = this.lapseTimer(lapse.atMs);
+        return;
+      }
+      this.lapse = undefined;
+      this.tell('lapsed');
+    }, Math.max(0, Math.ceil(atMs - performance.now())));
+    timer.unref();
+    return timer;
+  }
+
+  private forgetLapse(): void {
+    if (this.lapse) clearTimeout(this.lapse.timer);
+    this.lapse = undefined;
+  }
 
   private readonly forgetKeyspaceEvents = (): void => {
     this.keyspaceEventsOn = false;

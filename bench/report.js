@@ -8,6 +8,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { ROOT, RESULTS, latestResult } = require('./lib/report-io');
 const { failoverSvg, cdfSvg } = require('./lib/svg');
+const { summarize } = require('./lib/stats');
 
 const NAMES = ['failover', 'firelag', 'throughput', 'coordination', 'scale', 'enqueue'];
 const md = (head, rows) => [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`,
@@ -70,19 +71,22 @@ function targetsTable(R) {
 }
 
 function failoverSection(f) {
+  const gap = (l, k) => summarize(l.trials.filter((t) => t.kind === k).map((t) => t.leaderlessMsLogged));
   const rows = f.leases.flatMap((l) => ['crash', 'graceful'].map((k) => [l.lease, k, l[k].electedMs.n, l[k].electedMs.median,
-    l[k].electedMs.p99, l[k].electedMs.max, l[k].firstTickMs.median, l[k].firstTickMs.p99, l[k].firstTickLagMs.median, l[k].firstTickLagMs.p99]));
+    l[k].electedMs.p99, l[k].electedMs.max, `${gap(l, k).median} / ${gap(l, k).p99}`, l[k].firstTickMs.median, l[k].firstTickMs.p99,
+    l[k].firstTickLagMs.median, l[k].firstTickLagMs.p99]));
   const audit = f.leases.map((l) => `lease ${l.lease} ms: ${l.audit.ticks} ticks, ${l.audit.lost} lost, ${l.audit.doubled} doubled, ${l.audit.reRun} re-run`).join('; ');
   return ['## Failover', '',
     `Three real node processes, one every-second schedule; the leader is killed (SIGKILL) or stopped (SIGTERM) ${1000 - f.config.faultPhaseMs} ms before a tick is due; ${f.config.trials} trials per row. ` +
-    '(a) fault → `leader.elected` on another node; (b) fault → the tick due right after the fault is in the queue, ready to run (its job\'s `waiting` event, Redis\'s clock; moved there by the new leader, or by a worker when the old leader had written it ahead), and that tick\'s lag. All times in ms. Every tick is written over a lease ahead of its instant (`writeAheadFor(lease)`: 2.5 / 3.5 / 6.5 s), so ticks due during the failover still fire on time; the picture shows which ones the workers moved.', '',
-    md(['lease', 'fault', 'trials', '(a) p50', '(a) p99', '(a) max', '(b) p50', '(b) p99', 'tick lag p50', 'tick lag p99'], rows), '',
+    '(a) fault → `leader.elected` on another node; (c) from the end of the old lease (its expiry after a crash, its release after a stop) to the new one, by Redis\'s clock (the `leaderlessMs` of `leader.elected`): how long the nodes took to notice; (b) fault → the tick due right after the fault is in the queue, ready to run (its job\'s `waiting` event, Redis\'s clock; moved there by the new leader, or by a worker when the old leader had written it ahead), and that tick\'s lag. All times in ms. Every tick is written over a lease ahead of its instant (`writeAheadFor(lease)`: 2.5 / 3.5 / 6.5 s), so ticks due during the failover still fire on time; the picture shows which ones the workers moved.', '',
+    md(['lease', 'fault', 'trials', '(a) p50', '(a) p99', '(a) max', '(c) p50 / p99', '(b) p50', '(b) p99', 'tick lag p50', 'tick lag p99'], rows), '',
     `Ticks of the schedule over all trials: ${audit}.`, '',
     'Kubernetes client-go leader election with its common defaults (LeaseDuration 15 s, RenewDeadline 10 s, RetryPeriod 2 s, ' +
     'retries jittered by up to 1.2 × RetryPeriod), described, not run: after a crash a follower takes over only once it has seen the ' +
     'record unchanged for a whole LeaseDuration and its next jittered retry comes round, i.e. 15 s to about 19.4 s; on a graceful stop ' +
     'with ReleaseOnCancel the lease is emptied, but followers still notice only on their next retry, 0 to 4.4 s later. Baton followers ' +
-    'are woken by the release (pub/sub) and by the key\'s expiry or deletion (keyspace events); their poll of the lease (one lease ' +
+    'are woken by the release (pub/sub), by the key\'s deletion or expiry (keyspace events) and, after a crash, by the lease lapsing: each renewal reaches them as a ' +
+      'keyspace event, and a whole lease without one wakes them without waiting for Redis to expire the key; their poll of the lease (one lease ' +
     'after its ttl while those events reach them, at its ttl otherwise) is only the safety net.', '',
     '![failover timeline](bench-failover.svg)', ''].join('\n');
 }

@@ -12,7 +12,9 @@
 // `active` event (BullMQ's processedOn) − the instant (lib/job-events.js);
 // lost = instants with no job (Baton: and none owed, i.e. its cursor is past it; `owed` = a
 // backlog not enqueued yet when the run ended); doubled = jobs completed twice; re-run = jobs
-// started twice (a killed worker's job recovered). Mode `kill`: SIGKILL of one
+// whose handler started twice (a killed worker's job recovered: the job's `ats`, attempts started, is
+// above 1); handed back = jobs taken twice but started once (a stopping Baton node gives a job it
+// fetched back untouched and takes its attempt back, e.g. when the bench stops the nodes). Mode `kill`: SIGKILL of one
 // process in the middle of the window (Baton: the leader; BullMQ: a worker).
 // Jobs not started when the drain timed out count with lag = the time waited.
 const { Redis } = require('ioredis');
@@ -90,15 +92,24 @@ async function drained(admin, setup, wEnd) {
   return delayed.length === 0 || Number(delayed[1]) / 0x1000 >= wEnd;
 }
 
+/** startedMoreThanOnce: of the jobs taken more than once, those whose `ats` (attempts started) is above 1, or unknown (job gone). */
+async function startedMoreThanOnce(admin, queuePrefix, events) {
+  const ids = [...events].filter(([, j]) => j.actives > 1).map(([id]) => id);
+  const pipeline = admin.pipeline();
+  for (const id of ids) pipeline.hget(`${queuePrefix}:${id}`, 'ats');
+  const replies = ids.length > 0 ? await pipeline.exec() : [];
+  return new Set(ids.filter((_, i) => replies[i][1] === null || Number(replies[i][1]) > 1));
+}
+
 /**
  * analyze: every (schedule, instant) of the window. Without a job it is
  * `lost`, unless the schedule's Redis cursor is still before it (Baton only):
  * then it is `owed`, a backlog the leader (or the next one) still enqueues.
  */
-function analyze(events, setup, names, cursors, wStart, wEnd, drainEnd) {
+function analyze(events, setup, names, cursors, wStart, wEnd, drainEnd, startedTwice) {
   const enqueueLags = [];
   const startLags = [];
-  let enqueued = 0; let notStarted = 0; let doubled = 0; let reRun = 0; let lost = 0; let owed = 0;
+  let enqueued = 0; let notStarted = 0; let doubled = 0; let reRun = 0; let handedBack = 0; let lost = 0; let owed = 0;
   for (const name of names) {
     for (let ms = wStart; ms < wEnd; ms += 1000) {
       const j = events.get(setup.jobIdOf(name, ms));
@@ -112,10 +123,13 @@ function analyze(events, setup, names, cursors, wStart, wEnd, drainEnd) {
       if (j.active !== null) startLags.push(j.active - ms);
       else { notStarted++; startLags.push(drainEnd - ms); }
       if (j.completed > 1) doubled++;
-      if (j.actives > 1) reRun++;
+      if (j.actives > 1) {
+        if (startedTwice.has(setup.jobIdOf(name, ms))) reRun++;
+        else handedBack++;
+      }
     }
   }
-  return { expected: names.length * ((wEnd - wStart) / 1000), enqueued, lost, owed, doubled, reRun, notStarted,
+  return { expected: names.length * ((wEnd - wStart) / 1000), enqueued, lost, owed, doubled, reRun, handedBack, notStarted,
     enqueueLagMs: enqueueLags.length ? summarize(enqueueLags) : null, startLagMs: startLags.length ? summarize(startLags) : null,
     enqueueCdf: quantiles(enqueueLags), startCdf: quantiles(startLags) };
 }
@@ -150,11 +164,12 @@ async function runCase(system, n, mode, cfg, log) {
     if (!first) throw new Error(`${system} n=${n}: no job was written at all (${await setup.terms()} leadership terms during the run)`);
     if (Number(first[0].split('-')[0]) > wStart) throw new Error(`${system} n=${n}: the events stream was trimmed inside the window`);
     const events = await readJobEvents(admin, setup.queuePrefix);
+    const startedTwice = await startedMoreThanOnce(admin, setup.queuePrefix, events);
     const names = specs.map((s) => s.name);
     const out = { system, n, mode, kill, windowStart: wStart, floor, drainedS: Math.round((drainEnd - wEnd) / 100) / 10,
-      ...analyze(events, setup, names, await setup.cursors(), wStart, wEnd, drainEnd) };
+      ...analyze(events, setup, names, await setup.cursors(), wStart, wEnd, drainEnd, startedTwice) };
     log(`${system} n=${n} ${mode}: enqueued ${out.enqueued}/${out.expected}, lost ${out.lost}, still owed ${out.owed}, doubled ${out.doubled}, ` +
-      `re-run ${out.reRun}, not started ${out.notStarted}; enqueue lag p50/p99/max ${fmt(out.enqueueLagMs)} ms; ` +
+      `re-run ${out.reRun}, handed back ${out.handedBack}, not started ${out.notStarted}; enqueue lag p50/p99/max ${fmt(out.enqueueLagMs)} ms; ` +
       `handler-start lag ${fmt(out.startLagMs)} ms${floor ? `; addBulk floor ${floor.medianMs} ms` : ''}`);
     return out;
   } finally {
@@ -195,9 +210,9 @@ async function run({ smoke, log }) {
       }
     }
   }
-  const rows = cases.filter((c) => !c.error).map((c) => [c.system, c.n, c.mode, `${c.enqueued}/${c.expected}`, c.lost, c.owed, c.doubled, c.reRun, c.notStarted,
+  const rows = cases.filter((c) => !c.error).map((c) => [c.system, c.n, c.mode, `${c.enqueued}/${c.expected}`, c.lost, c.owed, c.doubled, c.reRun, c.handedBack, c.notStarted,
     fmt(c.enqueueLagMs), fmt(c.startLagMs), c.floor?.medianMs]);
-  log(table(['system', 'N', 'mode', 'jobs', 'lost', 'owed', 'doubled', 're-run', 'not started', 'enqueue lag p50/p99/max', 'start lag p50/p99/max', 'floor ms'], rows));
+  log(table(['system', 'N', 'mode', 'jobs', 'lost', 'owed', 'doubled', 're-run', 'handed back', 'not started', 'enqueue lag p50/p99/max', 'start lag p50/p99/max', 'floor ms'], rows));
   return { config, cases };
 }
 

@@ -93,7 +93,7 @@ function failoverSection(f) {
 
 function firelagSection(f) {
   const fmt = (s) => (s ? `${s.median} / ${s.p99} / ${s.max}` : '–');
-  const rows = f.cases.map((c) => (c.error ? [c.system, c.n, c.mode, `not measured: ${c.error}`, '', '', '', '', '', '', '', ''] : [c.system, c.n, c.mode, `${c.enqueued}/${c.expected}`, c.lost, c.owed ?? '–', c.doubled, c.reRun, c.notStarted,
+  const rows = f.cases.map((c) => (c.error ? [c.system, c.n, c.mode, `not measured: ${c.error}`, '', '', '', '', '', '', '', '', ''] : [c.system, c.n, c.mode, `${c.enqueued}/${c.expected}`, c.lost, c.owed ?? '–', c.doubled, c.reRun, c.handedBack ?? '–', c.notStarted,
     fmt(c.enqueueLagMs), fmt(c.startLagMs), c.floor ? `${c.floor.medianMs} ms (${c.floor.perSecond}/s)` : '']));
   return ['## Fire lag', '',
     `${f.config.nodes} Baton nodes (lease ${f.config.leaseMs} ms, worker concurrency ${f.config.concurrency}, LOG_LEVEL=warn, the \`log\` handler) ` +
@@ -102,8 +102,10 @@ function firelagSection(f) {
     `Judged: the ${f.config.windowS} s window after a ${f.config.warmupS} s warm-up. Enqueue lag = Redis's clock when the job's \`waiting\` event was written − ` +
     'its scheduled instant; handler-start lag = its first `active` event (BullMQ\'s `processedOn`) − the instant. `kill`: SIGKILL of one process in ' +
     'the middle of the window (Baton: the leader; BullMQ: a worker). Jobs never started before the drain timed out count with the time waited. ' +
-    'Floor = bullmq `addBulk` of the same N jobs on the idle server, median, same run.', '',
-    md(['system', 'N', 'mode', 'jobs', 'lost', 'owed', 'doubled', 're-run', 'not started', 'enqueue lag p50 / p99 / max ms', 'handler start p50 / p99 / max ms', 'floor'], rows), '',
+    'Doubled = completed twice; re-run = its handler started twice (the job\'s `ats` above 1: a killed worker\'s job recovered); handed back = ' +
+    'taken twice but started once (a stopping Baton node gives a fetched job back untouched); where handed back reads –, the run predates ' +
+    'that column and re-run counts both. Floor = bullmq `addBulk` of the same N jobs on the idle server, median, same run.', '',
+    md(['system', 'N', 'mode', 'jobs', 'lost', 'owed', 'doubled', 're-run', 'handed back', 'not started', 'enqueue lag p50 / p99 / max ms', 'handler start p50 / p99 / max ms', 'floor'], rows), '',
     '![fire lag CDF](bench-firelag.svg)', ''].join('\n');
 }
 

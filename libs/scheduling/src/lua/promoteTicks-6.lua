@@ -32,30 +32,43 @@ if not maxEvents then
 end
 
 local codes = {}
-local moved = 0
-for i = 3, #ARGV do
-  local id = ARGV[i]
-  local score = rcall('ZSCORE', delayedKey, id)
-  if score then
-    if tonumber(score) <= maxScore then
-      rcall('ZREM', delayedKey, id)
-      rcall('LPUSH', waitKey, id)
+local moved = {}
+local ids = {}
+for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
+-- One ZMSCORE, ZREM and LPUSH for all (chunks of 1000: Lua's unpack has a stack limit); inside a script each
+-- command costs about a microsecond more than its work.
+for from = 1, #ids, 1000 do
+  local to = math.min(from + 999, #ids)
+  local scores = rcall('ZMSCORE', delayedKey, unpack(ids, from, to))
+  local due = {}
+  for j = from, to do
+    local id, score = ids[j], scores[j - from + 1]
+    if score then
+      if tonumber(score) <= maxScore then
+        due[#due + 1] = id
+        codes[j] = 1
+      else
+        codes[j] = -1
+      end
+    elseif rcall('EXISTS', prefix .. id) == 1 then
+      codes[j] = 2
+    else
+      codes[j] = 0
+    end
+  end
+  if #due > 0 then
+    rcall('ZREM', delayedKey, unpack(due))
+    rcall('LPUSH', waitKey, unpack(due))
+    for _, id in ipairs(due) do
       rcall('XADD', eventsKey, 'MAXLEN', '~', maxEvents, '*', 'event', 'waiting', 'jobId', id, 'prev', 'delayed')
       rcall('HSET', prefix .. id, 'delay', 0)
-      codes[#codes + 1] = 1
-      moved = moved + 1
-    else
-      codes[#codes + 1] = -1
+      moved[#moved + 1] = id
     end
-  elseif rcall('EXISTS', prefix .. id) == 1 then
-    codes[#codes + 1] = 2
-  else
-    codes[#codes + 1] = 0
   end
 end
 
 -- Wake blocked workers, as BullMQ's addBaseMarkerIfNeeded does: not while the queue is paused or at its global concurrency.
-if moved > 0 then
+if #moved > 0 then
   local maxed = false
   if meta[2] then maxed = rcall('LLEN', activeKey) >= tonumber(meta[2]) end
   if not meta[1] and not maxed then rcall('ZADD', markerKey, 0, '0') end

@@ -4,7 +4,9 @@
 // lock duration and stalled interval, both in this process, each on its own
 // queue of N waiting jobs (Baton's job shape, a no-op handler) on one
 // redis-server. The two workers take turns in short slices (one runs, the
-// other is paused: BullMQ's own pause/resume for both): this machine's speed
+// other is paused: BullMQ's pause/resume for the raw worker, limitConcurrency(0) /
+// limitConcurrency(n) for Baton's, which takes and completes jobs in batches
+// of its own, lib/worker's JobPump): this machine's speed
 // drifts by tens of per cent from one second to the next (the same worker's
 // CPU per job, and Redis's, move together), and whole drains of several
 // seconds each caught different weather. A pair of adjacent slices (order
@@ -38,7 +40,7 @@ async function fill(url, variant, n) {
   conn.disconnect();
 }
 
-/** startWorker: the variant's worker, started, then paused (it may have run a few jobs); `bull` is the BullMQ Worker that both pause and resume. */
+/** startWorker: the variant's worker, started, then paused (it may have run a few jobs), with its resume() and pause() (resolves once the jobs in hand are done). */
 async function startWorker(variant, url, cfg) {
   const keys = keysOf(variant);
   if (variant === 'raw') {
@@ -46,16 +48,20 @@ async function startWorker(variant, url, cfg) {
       prefix: keys.tag, concurrency: cfg.concurrency, lockDuration: cfg.lockMs, stalledInterval: cfg.stalledMs });
     await bull.waitUntilReady();
     await bull.pause();
-    return { bull, close: () => bull.close() };
+    return { resume: () => bull.resume(), pause: () => bull.pause(), close: () => bull.close() };
   }
   const registry = new HandlerRegistry();
   registry.register('noop', () => undefined);
   const worker = new BatonWorker({ connection: url, prefix: `tp-${variant}`, nodeId: 'bench', concurrency: cfg.concurrency, registry,
     logger: silentLogger, lockDurationMs: cfg.lockMs, stalledIntervalMs: cfg.stalledMs });
   await worker.start();
-  const bull = worker.worker; // the BullMQ Worker inside (private in TypeScript)
-  await bull.pause();
-  return { bull, close: () => worker.close(0) };
+  const pause = async () => {
+    worker.limitConcurrency(0);
+    while (worker.runningCount() > 0) await sleep(1);
+    await sleep(2); // the last completions' call
+  };
+  await pause();
+  return { resume: () => worker.limitConcurrency(cfg.concurrency), pause, close: () => worker.close(0) };
 }
 
 async function calls(admin) {
@@ -72,9 +78,9 @@ async function slice(variant, worker, admin, sliceMs) {
   const redis0 = await redisCpuMs(admin);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  await worker.bull.resume();
+  await worker.resume();
   await sleep(sliceMs);
-  await worker.bull.pause();
+  await worker.pause();
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const redisMs = (await redisCpuMs(admin)) - redis0;

@@ -24,3 +24,14 @@ export function tickJobId(schedule: string, fireAtMs: number): string {
   // BullMQ refuses ':' in custom ids, and schedule names cannot contain '@'.
   return `${schedule}@${fireAtMs}`;
 }
+
+/**
+ * JOB_RETENTION: how long BullMQ keeps a finished job, whose hash is the run
+ * record (RunHistory): completed runs 7 days or the newest 100,000, failed 7
+ * days. The scheduler writes it into every job's options; the worker applies
+ * the completed half when it completes jobs in batches (finishAndTake-8.lua).
+ */
+export const JOB_RETENTION = {
+  removeOnComplete: { age: 604_800, count: 100_000 },
+  removeOnFail: { age: 604_800 },
+} as const;

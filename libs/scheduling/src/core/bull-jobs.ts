@@ -1,5 +1,5 @@
 import { Job, type JobsOptions, type Queue } from 'bullmq';
-import { RUNS_KEPT, runsTrimDue, tickJobId, type BatonJobData, type BatonKeys, type PipelineResults } from '@lib/common';
+import { JOB_RETENTION, RUNS_KEPT, runsTrimDue, tickJobId, type BatonJobData, type BatonKeys, type PipelineResults } from '@lib/common';
 import type { ScheduleSpec } from './schedule-spec';
 
 // How Baton writes a job: a tick through writeTicks-10.lua (BullMQ's job
@@ -33,9 +33,9 @@ export function jobOptions(spec: ScheduleSpec, jobId: string, dueAtMs?: number, 
     ...(ahead ? { timestamp: nowMs, delay: dueAtMs - nowMs } : {}),
     attempts: spec.attempts,
     backoff: { type: spec.backoff.type, delay: spec.backoff.delayMs },
-    // BullMQ's job hash is the run record (RunHistory): completed runs stay 7 days or the newest 100,000, failed 7 days.
-    removeOnComplete: { age: 604_800, count: 100_000 },
-    removeOnFail: { age: 604_800 },
+    // BullMQ's job hash is the run record (RunHistory)
+    removeOnComplete: { ...JOB_RETENTION.removeOnComplete },
+    removeOnFail: { ...JOB_RETENTION.removeOnFail },
   };
 }
 

@@ -1,7 +1,11 @@
-import { UnrecoverableError, WaitingError, Worker, type Job, type RedisOptions as BullRedisOptions, type WorkerOptions } from 'bullmq';
+import { join } from 'node:path';
+import { Job, Queue, UnrecoverableError, Worker, type RedisOptions as BullRedisOptions, type WorkerOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
-import { batonKeys, logs, systemClock, type BatonJobData, type BatonKeys, type Clock, type EventLogger } from '@lib/common';
+import {
+  batonKeys, defineLuaCommands, JOB_RETENTION, logs, systemClock, type BatonJobData, type BatonKeys, type Clock, type EventLogger,
+} from '@lib/common';
 import type { HandlerRegistry } from './handler-registry';
+import { JobPump, type PumpedJob } from './job-pump';
 import { RunHistory } from './run-history';
 import { runAttempt, StopGroup } from './run-attempt';
 import { MalformedJobError, UnknownHandlerError } from './worker.errors';
@@ -59,6 +63,11 @@ function splitConnection(conn: WorkerConnection): [string | undefined, RedisOpti
  * (`lockDurationMs`) lapses and a stalled check finds it (this worker's own,
  * or with `stalledCheck: 'on-demand'` a running sweepStalled somewhere):
  * execution is at-least-once, keyed by job id.
+ *
+ * Jobs are taken and completed in batches by a JobPump (one script call for
+ * many jobs, where BullMQ's Worker makes two per job); a failed attempt goes
+ * through BullMQ's own Job#moveToFailed, and stalled jobs are found by
+ * BullMQ's stalled check, so the queue's data is what a BullMQ Worker writes.
  */
 export class BatonWorker {
   /** history: reads the runs of this deployment (for the runs endpoint); its connection opens on first use. */
@@ -70,13 +79,15 @@ export class BatonWorker {
   private readonly running = new Set<string>();
   private readonly stop = new StopGroup();
   private readonly sweeps = new Set<{ end: () => void; finished: Promise<void> }>();
-  private worker?: Worker<BatonJobData>;
+  private pump?: JobPump;
+  private blocking?: Redis;
+  /** queue: BullMQ's view of the queue, for the rare paths that go through its Job (a failed attempt, a job handed back). */
+  private queue?: Queue;
+  private ownSweep?: AbortController;
+  private starting?: Promise<void>;
   private stopping = false;
   private closing?: Promise<void>;
-  private idle?: () => void;
   private limit: number;
-  /** looping: run() was called; until then start() applies the limit itself. */
-  private looping = false;
 
   constructor(options: BatonWorkerOptions) {
     const o = options ?? ({} as BatonWorkerOptions);
@@ -101,32 +112,53 @@ export class BatonWorker {
     const [url, rest] = splitConnection(o.connection);
     const redisOpts: RedisOptions = { ...rest, lazyConnect: true };
     this.redis = url ? new Redis(url, redisOpts) : new Redis(redisOpts);
-    this.redis.on('error', () => undefined); // ioredis reconnects; a failed read fails its API request
+    this.redis.on('error', () => undefined); // ioredis reconnects; a failed call is retried or fails its API request
     this.keys = batonKeys(o.prefix);
     this.history = new RunHistory({ redis: this.redis, prefix: o.prefix });
   }
 
   /** start connects and begins taking jobs; resolves once the worker is connected. Idempotent. */
-  async start(): Promise<void> {
-    if (this.worker) return this.worker.waitUntilReady().then(() => undefined);
-    if (this.stopping) throw new Error('BatonWorker was closed; create a new one');
-    const worker = new Worker<BatonJobData>(this.keys.queueName, (job, token) => this.process(job, token), {
-      ...this.bullOptions(),
-      autorun: false,
-      concurrency: this.opts.concurrency,
-      skipStalledCheck: this.opts.stalledCheck === 'on-demand',
-      // An idle worker blocks on the queue's marker for up to drainDelay s; a new job wakes it at once, so a
-      // longer wait costs no latency and cuts an idle node's Redis commands (BullMQ's default is 5 s; a
-      // BZPOPMIN stuck by a reconnect is abandoned by BullMQ's watchdog after drainDelay + 1 s).
-      drainDelay: 30,
+  start(): Promise<void> {
+    if (this.stopping) return Promise.reject(new Error('BatonWorker was closed; create a new one'));
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
+    defineLuaCommands(this.redis, join(__dirname, '../lua'));
+    const [url, rest] = splitConnection(this.connection);
+    // BZPOPMIN blocks its connection: one of its own, waiting through reconnects as BullMQ's blocking connection does
+    const blockingOpts: RedisOptions = { ...rest, lazyConnect: true, maxRetriesPerRequest: null };
+    const blocking = url ? new Redis(url, blockingOpts) : new Redis(blockingOpts);
+    blocking.on('error', () => undefined);
+    this.blocking = blocking;
+    this.queue = new Queue(this.keys.queueName, { connection: this.redis, prefix: this.keys.tag });
+    this.queue.on('error', () => undefined);
+    await Promise.all([this.redis.ping(), blocking.ping()]);
+    if (this.stopping) return;
+    const q = this.queue.keys;
+    this.pump = new JobPump({
+      redis: this.redis, blocking,
+      keys: { wait: q.wait, active: q.active, delayed: q.delayed, meta: q.meta, marker: q.marker, events: q.events,
+        stalled: q.stalled, completed: q.completed, jobsPrefix: this.keys.jobsPrefix },
+      worker: this.opts.nodeId,
+      lockMs: this.opts.lockDurationMs,
+      // An idle worker blocks on the queue's marker for up to 30 s; a new job wakes it at once, so a longer wait
+      // costs no latency and cuts an idle node's Redis commands (BullMQ's Worker waits 5 s by default).
+      drainDelaySec: 30,
+      keepAgeSec: JOB_RETENTION.removeOnComplete.age,
+      keepCount: JOB_RETENTION.removeOnComplete.count,
+      limit: this.limit,
+      run: (job) => this.process(job),
+      fail: (job, err) => this.recordFailure(job, err),
+      handBack: (job) => this.handBack(job),
+      warn: (event, msg, facts) => this.opts.logger.log('warn', event, msg, facts),
     });
-    this.worker = worker;
-    this.watch(worker);
-    await worker.waitUntilReady(); // the run-history client connects on its first read (lazyConnect)
-    if (this.limit === 0) await worker.pause(true); // run() returns at once; limitConcurrency(n > 0) resumes it
-    worker.concurrency = Math.max(1, this.limit);
-    this.looping = true;
-    worker.run().catch((err: Error) => this.opts.logger.log('error', 'worker.error', `worker loop ended: ${err.message}`, { error: err.message }));
+    this.pump.start();
+    if (this.opts.stalledCheck === 'own') {
+      this.ownSweep = new AbortController();
+      void this.sweepStalled(this.ownSweep.signal);
+    }
   }
 
   /** bullOptions: what this node's BullMQ workers share: connection, keys, name, locks, stalled handling. */
@@ -152,7 +184,8 @@ export class BatonWorker {
   async sweepStalled(signal: AbortSignal): Promise<void> {
     if (signal.aborted || this.stopping) return;
     const sweeper = new Worker(this.keys.queueName, null, { ...this.bullOptions(), autorun: false });
-    this.watch(sweeper);
+    sweeper.on('error', (err) => this.opts.logger.log('warn', 'worker.error', `worker error: ${err.message}`, { error: err.message }));
+    sweeper.on('stalled', (jobId) => this.opts.logger.log('warn', 'job.stalled', `job ${jobId} lost its lock (its worker stalled or died) and was moved back to wait`, { jobId }));
     let end = () => undefined as void;
     const ended = new Promise<void>((resolve) => { end = resolve; });
     signal.addEventListener('abort', end, { once: true });
@@ -171,12 +204,6 @@ export class BatonWorker {
     return sweep.finished;
   }
 
-  /** watch logs a BullMQ worker's errors and the stalled jobs it finds. */
-  private watch(worker: Worker): void {
-    worker.on('error', (err) => this.opts.logger.log('warn', 'worker.error', `worker error: ${err.message}`, { error: err.message }));
-    worker.on('stalled', (jobId) => this.opts.logger.log('warn', 'job.stalled', `job ${jobId} lost its lock (its worker stalled or died) and was moved back to wait`, { jobId }));
-  }
-
   /**
    * limitConcurrency caps the jobs this worker takes at once, from 0 (take
    * none: jobs already running finish, the queue waits for other workers)
@@ -185,24 +212,14 @@ export class BatonWorker {
    */
   limitConcurrency(limit: number): void {
     if (!Number.isInteger(limit) || limit < 0) throw new TypeError(workerMessages.badOption('limit', `must be an integer >= 0, got ${limit}`));
+    if (this.stopping) return;
     this.limit = Math.min(limit, this.opts.concurrency);
-    this.applyLimit();
+    this.pump?.setLimit(this.limit);
   }
 
   /** concurrencyLimit: what limitConcurrency set (the configured concurrency when never called). */
   concurrencyLimit(): number {
     return this.limit;
-  }
-
-  private applyLimit(): void {
-    const worker = this.worker;
-    if (!worker || !this.looping || this.stopping) return;
-    if (this.limit === 0) {
-      if (!worker.isPaused()) void worker.pause(true).catch(() => undefined); // running jobs go on; a fetch in flight is run
-      return;
-    }
-    worker.concurrency = this.limit;
-    if (worker.isPaused()) void worker.resume(); // emits 'error' rather than rejecting
   }
 
   /** runningCount: attempts this worker is running right now. */
@@ -224,55 +241,39 @@ export class BatonWorker {
 
   private async doClose(graceMs: number): Promise<void> {
     this.stopping = true;
+    this.ownSweep?.abort();
+    await this.starting?.catch(() => undefined);
     await Promise.all([...this.sweeps].map((sweep) => { sweep.end(); return sweep.finished.catch(() => undefined); }));
-    const worker = this.worker;
-    if (worker) {
-      // 1. stop fetching; a job fetched in flight is handed back in process()
-      await worker.pause(true);
-      // 2. let running attempts finish within the grace
-      await this.waitIdle(graceMs);
-      // 3. force when some are still running: locks stop being renewed and lapse
-      const forced = this.running.size > 0;
-      if (forced) {
+    const pump = this.pump;
+    if (pump) {
+      // 1. stop taking; a job taken in flight is handed back; 2. let running attempts finish (and be completed) within the grace
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const drained = await Promise.race([
+        pump.stop().then(() => true),
+        new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), graceMs); }),
+      ]);
+      clearTimeout(timer);
+      // 3. force when some are still running: their locks stop being renewed and lapse
+      if (!drained && this.running.size > 0) {
         this.opts.logger.log('warn', 'worker.abandoned', `abandoning ${this.running.size} running job(s) after ${graceMs} ms`, {
           jobIds: [...this.running], graceMs,
         });
       }
-      await worker.close(forced);
-      if (forced) this.stop.stop();
+      await pump.close();
+      if (!drained) this.stop.stop();
     }
+    this.blocking?.disconnect();
+    await this.queue?.close().catch(() => undefined);
     if (this.redis.status === 'wait') this.redis.disconnect(); // never connected (lazyConnect)
     else await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
-  private waitIdle(graceMs: number): Promise<void> {
-    if (this.running.size === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, graceMs);
-      function done() { clearTimeout(timer); resolve(); }
-      this.idle = done;
-    });
-  }
-
-  /** process runs one attempt of a job fetched by BullMQ (one async frame: it is on every job's path). */
-  private async process(job: Job<BatonJobData>, token?: string): Promise<void> {
-    if (this.stopping) {
-      await job.moveToWait(token); // fetched while closing: give it back untouched
-      // BullMQ counted the fetch as a started attempt (ats); no handler ran, so the run's attempts must not grow.
-      await this.redis.hincrby(this.keys.job(job.id ?? ''), 'ats', -1).catch(() => undefined);
-      throw new WaitingError();
-    }
+  /** process runs one attempt of a job the pump took (one async frame: it is on every job's path). */
+  private async process(job: PumpedJob): Promise<void> {
     const { clock, nodeId, logger, registry } = this.opts;
-    const jobId = job.id ?? '';
+    const jobId = job.id;
     const attempt = job.attemptsMade + 1;
-    let data: BatonJobData;
-    try {
-      data = checkJobData(job);
-    } catch (err) {
-      const error = (err as Error).message;
-      logger.log('error', 'job.failed', error, { schedule: job.name, jobId, attempt, willRetry: false, error, node: nodeId });
-      throw err;
-    }
+    const data = checkJobData(jobId, job.data); // throws MalformedJobError: recordFailure logs it
     const logged = logs(logger, 'info'); // one job.completed line per job: not even built when info is off
     const t0 = logged ? clock.monotonicMs() : 0;
     this.running.add(jobId);
@@ -284,12 +285,8 @@ export class BatonWorker {
         jobId, schedule: data.schedule, scheduledFor: data.scheduledFor, attempt, fencingToken: data.fencingToken,
         payload: data.payload, trigger: data.trigger, timeoutMs: data.timeoutMs > 0 ? data.timeoutMs : 0,
       }, this.stop);
-    } catch (err) {
-      if (!this.stop.stopped) this.logFailure(data, jobId, attempt, job.opts.attempts ?? 1, err); // abandoned: the re-run logs it
-      throw err;
     } finally {
       this.running.delete(jobId);
-      if (this.running.size === 0) this.idle?.();
     }
     if (!logged) return;
     const durationMs = Math.round(clock.monotonicMs() - t0);
@@ -298,25 +295,53 @@ export class BatonWorker {
     });
   }
 
-  /** logFailure logs a failed attempt, saying whether BullMQ will retry it. */
-  private logFailure(data: BatonJobData, jobId: string, attempt: number, maxAttempts: number, err: unknown): void {
+  /**
+   * recordFailure logs a failed attempt and hands it to BullMQ's
+   * Job#moveToFailed, which retries it (after its backoff) while attempts
+   * are left and the error is not an UnrecoverableError, else fails it.
+   * An attempt abandoned at a forced close is neither: its re-run logs it.
+   */
+  private async recordFailure(taken: PumpedJob, err: unknown): Promise<void> {
+    if (this.stop.stopped) return;
+    const job = await Job.fromId<BatonJobData>(this.queue as Queue, taken.id);
+    if (!job) return; // removed meanwhile
+    const error = err instanceof Error ? err : new Error(String(err));
+    const attempt = taken.attemptsMade + 1;
+    const maxAttempts = job.opts.attempts ?? 1;
+    const willRetry = !(error instanceof UnrecoverableError) && attempt < maxAttempts;
     const { logger, nodeId } = this.opts;
-    const error = err instanceof Error ? err.message : String(err);
-    const willRetry = !(err instanceof UnrecoverableError) && attempt < maxAttempts;
-    const msg = `job ${jobId} of ${data.schedule} failed attempt ${attempt}/${maxAttempts}${willRetry ? ', will retry' : ''}: ${error}`;
+    const schedule = typeof job.data?.schedule === 'string' ? job.data.schedule : job.name;
+    const msg = error instanceof MalformedJobError ? error.message
+      : `job ${taken.id} of ${schedule} failed attempt ${attempt}/${maxAttempts}${willRetry ? ', will retry' : ''}: ${error.message}`;
     logger.log(willRetry ? 'warn' : 'error', 'job.failed', msg, {
-      schedule: data.schedule, jobId, attempt, maxAttempts, willRetry, error, node: nodeId,
+      schedule, jobId: taken.id, attempt, maxAttempts, willRetry, error: error.message, node: nodeId,
     });
+    await job.moveToFailed(error, taken.token, false);
+  }
+
+  /** handBack gives a job taken while closing back to wait, untouched. */
+  private async handBack(taken: PumpedJob): Promise<void> {
+    const job = await Job.fromId(this.queue as Queue, taken.id);
+    if (!job) return;
+    await job.moveToWait(taken.token);
+    // The take counted a started attempt (ats); no handler ran, so the run's attempts must not grow.
+    await this.redis.hincrby(this.keys.job(taken.id), 'ats', -1).catch(() => undefined);
   }
 }
 
-/** checkJobData validates the fields the worker relies on; throws MalformedJobError (unrecoverable). */
-function checkJobData(job: Job<BatonJobData>): BatonJobData {
-  const d = (job.data ?? {}) as unknown as Record<string, unknown>;
-  for (const field of ['schedule', 'handler', 'scheduledFor'] as const) {
-    if (typeof d[field] !== 'string' || !d[field]) throw new MalformedJobError(job.id, field);
+/** checkJobData parses and validates the fields the worker relies on; throws MalformedJobError (unrecoverable). */
+function checkJobData(jobId: string, json: string): BatonJobData {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new MalformedJobError(jobId, 'data');
   }
-  if (d.timeoutMs !== undefined && typeof d.timeoutMs !== 'number') throw new MalformedJobError(job.id, 'timeoutMs');
+  const d = (parsed ?? {}) as Record<string, unknown>;
+  for (const field of ['schedule', 'handler', 'scheduledFor'] as const) {
+    if (typeof d[field] !== 'string' || !d[field]) throw new MalformedJobError(jobId, field);
+  }
+  if (d.timeoutMs !== undefined && typeof d.timeoutMs !== 'number') throw new MalformedJobError(jobId, 'timeoutMs');
   return { // spelled out, not spread: this is on every job's path
     schedule: d.schedule as string, handler: d.handler as string, scheduledFor: d.scheduledFor as string, payload: d.payload,
     fencingToken: typeof d.fencingToken === 'number' ? d.fencingToken : 0,

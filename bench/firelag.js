@@ -110,6 +110,7 @@ function analyze(events, setup, names, cursors, wStart, wEnd, drainEnd, startedT
   const enqueueLags = [];
   const startLags = [];
   let enqueued = 0; let notStarted = 0; let doubled = 0; let reRun = 0; let handedBack = 0; let lost = 0; let owed = 0;
+  const byInstant = new Map(); // instant ms → its ticks' handler-start lags
   for (const name of names) {
     for (let ms = wStart; ms < wEnd; ms += 1000) {
       const j = events.get(setup.jobIdOf(name, ms));
@@ -120,8 +121,11 @@ function analyze(events, setup, names, cursors, wStart, wEnd, drainEnd, startedT
       }
       enqueued++;
       if (j.waiting !== null) enqueueLags.push(j.waiting - ms);
-      if (j.active !== null) startLags.push(j.active - ms);
-      else { notStarted++; startLags.push(drainEnd - ms); }
+      const startLag = j.active !== null ? j.active - ms : drainEnd - ms;
+      if (j.active === null) notStarted++;
+      startLags.push(startLag);
+      if (!byInstant.has(ms)) byInstant.set(ms, []);
+      byInstant.get(ms).push(startLag);
       if (j.completed > 1) doubled++;
       if (j.actives > 1) {
         if (startedTwice.has(setup.jobIdOf(name, ms))) reRun++;
@@ -131,7 +135,9 @@ function analyze(events, setup, names, cursors, wStart, wEnd, drainEnd, startedT
   }
   return { expected: names.length * ((wEnd - wStart) / 1000), enqueued, lost, owed, doubled, reRun, handedBack, notStarted,
     enqueueLagMs: enqueueLags.length ? summarize(enqueueLags) : null, startLagMs: startLags.length ? summarize(startLags) : null,
-    enqueueCdf: quantiles(enqueueLags), startCdf: quantiles(startLags) };
+    enqueueCdf: quantiles(enqueueLags), startCdf: quantiles(startLags),
+    // per instant of the window, in order: its ticks' handler-start lag p50 and max (ms)
+    startByInstant: [...byInstant.values()].map((lags) => { const s = summarize(lags); return [Math.round(s.median), Math.round(s.max)]; }) };
 }
 
 async function runCase(system, n, mode, cfg, log) {
@@ -171,6 +177,7 @@ async function runCase(system, n, mode, cfg, log) {
     log(`${system} n=${n} ${mode}: enqueued ${out.enqueued}/${out.expected}, lost ${out.lost}, still owed ${out.owed}, doubled ${out.doubled}, ` +
       `re-run ${out.reRun}, handed back ${out.handedBack}, not started ${out.notStarted}; enqueue lag p50/p99/max ${fmt(out.enqueueLagMs)} ms; ` +
       `handler-start lag ${fmt(out.startLagMs)} ms${floor ? `; addBulk floor ${floor.medianMs} ms` : ''}`);
+    log(`  handler-start lag per instant of the window, p50/max ms: ${out.startByInstant.map(([p50, max]) => `${p50}/${max}`).join(' ')}`);
     return out;
   } finally {
     clearInterval(capTimer);

@@ -7,7 +7,7 @@ import { JobPump, type PumpedJob } from './job-pump';
  * behaviour is proven against a real Redis (test/integration/worker-pump.int-spec.ts);
  * this checks the pump's loop: batching, limits, stop.
  */
-function fakeRedis(waiting: string[]) {
+function fakeRedis(waiting: string[], nextDelayedMs = 0) {
   const calls: Array<{ completed: string[]; take: number }> = [];
   const redis = {
     finishAndTake: async (...args: (string | number)[]) => {
@@ -16,7 +16,7 @@ function fakeRedis(waiting: string[]) {
       for (let i = 16; i < args.length; i += 3) completed.push(String(args[i]));
       calls.push({ completed, take });
       const taken = waiting.splice(0, take).flatMap((id) => [id, '{}', '0']);
-      return [completed.map(() => 0), taken, 0];
+      return [completed.map(() => 0), taken, nextDelayedMs];
     },
     extendJobLocks: async () => [],
   };
@@ -125,6 +125,15 @@ describe('JobPump', () => {
     expect(ran).toEqual([]);
     expect(handedBack).toEqual(['x', 'y']);
     await p.close();
+  });
+
+  it('waits for a delayed job weeks away without spinning (a timer cannot wait that long)', async () => {
+    const fake = fakeRedis([], Date.now() + 40 * 86_400_000);
+    const { p } = pump(fake, async () => undefined);
+    p.start();
+    await new Promise((r) => setTimeout(r, 100));
+    await p.close();
+    expect(fake.calls.length).toBe(1); // the first look; then it blocks on the marker (and would look again after drainDelaySec)
   });
 
   it('a failed attempt goes to fail(), not to the completions', async () => {

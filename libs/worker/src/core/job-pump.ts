@@ -251,9 +251,13 @@ export class JobPump {
    * none), unless an earlier one is armed: nobody may promote it then (the
    * leader that wrote a tick ahead died), and a marker for it may have been
    * popped by a blocking wait already, as BullMQ's Worker blocks until then.
+   * At most drainDelaySec ahead (a retry's backoff can be weeks away, past
+   * what a timer can wait); the take then simply finds nothing due yet.
    */
   private wakeAt(dueMs: number): void {
-    if (!(dueMs > 0) || (this.dueTimer && this.dueAt <= dueMs)) return;
+    if (!(dueMs > 0)) return;
+    dueMs = Math.min(dueMs, Date.now() + this.o.drainDelaySec * 1000);
+    if (this.dueTimer && this.dueAt <= dueMs) return;
     clearTimeout(this.dueTimer);
     this.dueAt = dueMs;
     this.dueTimer = setTimeout(() => {

@@ -21,11 +21,12 @@ function fakeRedis(waiting: string[], nextDelayedMs = 0) {
     extendJobLocks: async () => [],
   };
   let release: (() => void) | undefined;
+  const disconnects: Array<boolean | undefined> = [];
   const blocking = {
     bzpopmin: () => new Promise((resolve) => { release = () => resolve(null); }),
-    disconnect: () => release?.(),
+    disconnect: (reconnect?: boolean) => { disconnects.push(reconnect); if (!reconnect) release?.(); },
   };
-  return { redis: redis as unknown as Redis, blocking: blocking as unknown as Redis, calls, wakeBlocked: () => release?.() };
+  return { redis: redis as unknown as Redis, blocking: blocking as unknown as Redis, calls, disconnects };
 }
 
 const keys = { wait: 'w', active: 'a', delayed: 'd', meta: 'm', marker: 'k', events: 'e', stalled: 's', completed: 'c', jobsPrefix: 'j:' };
@@ -134,6 +135,22 @@ describe('JobPump', () => {
     await new Promise((r) => setTimeout(r, 100));
     await p.close();
     expect(fake.calls.length).toBe(1); // the first look; then it blocks on the marker (and would look again after drainDelaySec)
+  });
+
+  it('drops and remakes the blocking connection when a wait outlives its timeout by 5 s (its reply was lost)', async () => {
+    jest.useFakeTimers();
+    try {
+      const fake = fakeRedis([]);
+      const { p } = pump(fake, async () => undefined);
+      p.start();
+      await jest.advanceTimersByTimeAsync(34_000); // drainDelaySec 30 + 4: the wait may still answer
+      expect(fake.disconnects).toEqual([]);
+      await jest.advanceTimersByTimeAsync(1_500);
+      expect(fake.disconnects).toEqual([true]);
+      await p.close();
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('a failed attempt goes to fail(), not to the completions', async () => {

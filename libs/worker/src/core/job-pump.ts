@@ -230,9 +230,15 @@ export class JobPump {
     }
   }
 
-  /** blockOnMarker waits (on the blocking connection) for the queue's marker, at most drainDelaySec; then a take is due. */
+  /**
+   * blockOnMarker waits (on the blocking connection) for the queue's marker,
+   * at most drainDelaySec; then a take is due. A wait that outlives its
+   * timeout by 5 s lost its reply (a connection cut without a reset): the
+   * connection is dropped and made again, as BullMQ's Worker does.
+   */
   private blockOnMarker(): void {
-    this.blocking = this.o.blocking.bzpopmin(this.o.keys.marker, this.o.drainDelaySec).then(
+    const watchdog = setTimeout(() => this.o.blocking.disconnect(true), this.o.drainDelaySec * 1000 + 5_000);
+    this.blocking = this.o.blocking.bzpopmin(this.o.keys.marker, this.o.drainDelaySec).finally(() => clearTimeout(watchdog)).then(
       () => undefined,
       async (err: Error) => {
         if (this.closed) return;

@@ -192,7 +192,7 @@ const fmt = (s) => (s ? `${s.median}/${s.p99}/${s.max}` : '–');
 /**
  * run (`npm run bench -- firelag`). Env: BENCH_FIRELAG_SIZES (100,1000,10000), BENCH_FIRELAG_WINDOW_S (30),
  * BENCH_FIRELAG_WARMUP_S (20), BENCH_FIRELAG_MODES (steady,kill), BENCH_FIRELAG_SYSTEMS (baton,bullmq): a subset of the cases;
- * BENCH_FIRELAG_YIELD_LAG_MS: the nodes' BATON_LEADER_YIELD_LAG_MS (100, the default; 0: the leader's worker never yields).
+ * BENCH_FIRELAG_YIELD_LAG_MS: the nodes' BATON_LEADER_YIELD_LAG_MS (0, the default: the leader's worker never yields).
  */
 async function run({ smoke, log }) {
   const env = process.env;
@@ -200,7 +200,7 @@ async function run({ smoke, log }) {
     ? { sizes: [20], killSizes: [20], killOnly: true, windowS: 2, warmupS: 1, drainS: 3, floorReps: 1 }
     : { sizes: (env.BENCH_FIRELAG_SIZES ?? '100,1000,10000').split(',').map(Number), killSizes: [1000, 10000],
       windowS: Number(env.BENCH_FIRELAG_WINDOW_S ?? 30), warmupS: Number(env.BENCH_FIRELAG_WARMUP_S ?? 20), drainS: 15, floorReps: 3 };
-  Object.assign(config, { nodes: NODE_IDS.length, concurrency: 10, leaseMs: 2000, leaderYieldLagMs: Number(env.BENCH_FIRELAG_YIELD_LAG_MS ?? 100), cron: '*/1 * * * * * (BullMQ: * * * * * *)' });
+  Object.assign(config, { nodes: NODE_IDS.length, concurrency: 10, leaseMs: 2000, leaderYieldLagMs: Number(env.BENCH_FIRELAG_YIELD_LAG_MS ?? 0), cron: '*/1 * * * * * (BullMQ: * * * * * *)' });
   log(`config ${JSON.stringify(config)}`);
   const cases = [];
   for (const n of config.sizes) {

@@ -27,7 +27,7 @@ import {
 // pause too, so no job of the paused worker is taken for stalled.
 const LEASE_MS = 8000;
 const PAUSE_MS = 1500;
-/** LAG_MS: BATON_LEADER_YIELD_LAG_MS (its default, left unset). */
+/** LAG_MS: BATON_LEADER_YIELD_LAG_MS (off by default; set for every node here). */
 const LAG_MS = 100;
 /** QUIET_MS: LeaderWorkerYield's default quietMs (the limit doubles each time this passes without a late instant). */
 const QUIET_MS = 5000;
@@ -35,7 +35,8 @@ const QUIET_MS = 5000;
 const CONCURRENCY = 4;
 /** HEARTBEAT_MS: BATON_HEARTBEAT_MS of the lone-leader test (the peer count is cached this long). */
 const HEARTBEAT_MS = 500;
-const base = { leaseMs: LEASE_MS, jobLockMs: 5000, workerConcurrency: CONCURRENCY };
+const yieldEnv = { BATON_LEADER_YIELD_LAG_MS: String(LAG_MS) };
+const base = { leaseMs: LEASE_MS, jobLockMs: 5000, workerConcurrency: CONCURRENCY, env: yieldEnv };
 
 /** doublingsTo: quiet periods from `limit` back to `max` (each doubles it; 0 becomes 1). */
 function doublingsTo(limit: number, max: number): number {
@@ -131,7 +132,7 @@ describe('the leader yields its worker while its ticks are late', () => {
 
   it(
     'a leader left alone (followers stopped with SIGTERM) keeps its whole worker when its ticks are late, and its ticks still run',
-    withCluster({ ...base, env: { BATON_HEARTBEAT_MS: String(HEARTBEAT_MS) } }, async (ctx) => {
+    withCluster({ ...base, env: { ...yieldEnv, BATON_HEARTBEAT_MS: String(HEARTBEAT_MS) } }, async (ctx) => {
       const { cluster, receiver } = ctx;
       const first = await startTicking(ctx, 'tick');
       const leader = first.source;

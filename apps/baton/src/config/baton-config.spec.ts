@@ -15,7 +15,7 @@ describe('loadConfig', () => {
     const config = loadConfig({}, false);
     expect(config).toMatchObject({
       redisUrl: CONFIG_DEFAULTS.REDIS_URL, port: 3000, host: '0.0.0.0', prefix: 'baton', leaseMs: 5000,
-      workerConcurrency: 10, leaderYieldLagMs: 100, catchUpWindowMs: 600_000, logLevel: 'info', logFormat: 'json',
+      workerConcurrency: 10, leaderYieldLagMs: 0, catchUpWindowMs: 600_000, logLevel: 'info', logFormat: 'json',
       renewDeadlineMs: undefined, retryPeriodMs: undefined, apiToken: undefined,
     });
     expect(config.nodeId).toMatch(/-\d+$/);

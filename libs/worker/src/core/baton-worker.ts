@@ -157,7 +157,8 @@ export class BatonWorker {
     this.pump.start();
     if (this.opts.stalledCheck === 'own') {
       this.ownSweep = new AbortController();
-      void this.sweepStalled(this.ownSweep.signal);
+      this.sweepStalled(this.ownSweep.signal).catch((err: Error) =>
+        this.opts.logger.log('warn', 'worker.error', `stalled-job sweep ended: ${err.message}`, { error: err.message }));
     }
   }
 

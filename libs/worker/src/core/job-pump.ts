@@ -114,7 +114,8 @@ export class JobPump {
   start(): void {
     if (this.loopDone) return;
     this.renewal = setInterval(() => void this.renewLocks(), Math.max(1, Math.floor(this.o.lockMs / 2)));
-    this.loopDone = this.loop();
+    this.loopDone = this.loop().catch((err: Error) =>
+      this.o.warn('worker.error', `worker loop ended: ${err.message}`, { error: err.message }));
   }
 
   /** setLimit changes how many jobs run at once (0: take none; running jobs finish). */

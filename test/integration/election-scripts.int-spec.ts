@@ -82,7 +82,7 @@ describe('election Lua scripts and RedisLeaseLock (real redis-server)', () => {
   it('acquireLease tells how long a crashed leader had been silent, not only since its lease ran out', async () => {
     await acquire('a', 60_000); // long enough that no stall lets it lapse before its renewal
     await new Promise((r) => setTimeout(r, 150));
-    expect(await redis.renewLease(k.leader, k.leaderInfo, '1:a', 200)).toBe(LeaseStatus.Ok); // last word from 'a'
+    expect(await redis.renewLease(k.leader, k.leaderInfo, k.renewalChannel, '1:a', 200)).toBe(LeaseStatus.Ok); // last word from 'a'
     await new Promise((r) => setTimeout(r, 400)); // 'a' crashed: its lease runs out 200 ms after that renew
     const [token, , prevNode, gapMs, silentMs] = await acquire('b');
     expect([token, prevNode]).toEqual([2, 'a']);
@@ -90,18 +90,26 @@ describe('election Lua scripts and RedisLeaseLock (real redis-server)', () => {
     expect(gapMs).toBeLessThanOrEqual(Number(silentMs) - 190);
   });
 
-  it('renewLease extends only the holder value; -1 for another value, -2 when missing', async () => {
+  it('renewLease extends and publishes only the holder value; -1 for another value, -2 when missing', async () => {
+    const sub = await connectTo(server);
+    clients.push(sub);
+    const renewals: string[] = [];
+    sub.on('message', (channel: string, message: string) => renewals.push(`${channel} ${message}`));
+    await sub.subscribe(k.renewalChannel);
     await acquire('a', 60_000);
-    expect(await redis.renewLease(k.leader, k.leaderInfo, '1:b', 120_000)).toBe(LeaseStatus.Lost);
-    expect(await redis.renewLease(k.leader, k.leaderInfo, '2:a', 120_000)).toBe(LeaseStatus.Lost);
+    expect(await redis.renewLease(k.leader, k.leaderInfo, k.renewalChannel, '1:b', 120_000)).toBe(LeaseStatus.Lost);
+    expect(await redis.renewLease(k.leader, k.leaderInfo, k.renewalChannel, '2:a', 120_000)).toBe(LeaseStatus.Lost);
     expect(await redis.pttl(k.leader)).toBeLessThanOrEqual(60_000);
-    expect(await redis.renewLease(k.leader, k.leaderInfo, '1:a', 120_000)).toBe(LeaseStatus.Ok);
+    expect(await redis.renewLease(k.leader, k.leaderInfo, k.renewalChannel, '1:a', 120_000)).toBe(LeaseStatus.Ok);
     expect(await redis.pttl(k.leader)).toBeGreaterThan(60_000);
     const info = await redis.hgetall(k.leaderInfo);
     expect(Number(info.until) - Number(info.since)).toBeGreaterThanOrEqual(120_000);
     await redis.del(k.leader);
-    expect(await redis.renewLease(k.leader, k.leaderInfo, '1:a', 120_000)).toBe(LeaseStatus.Missing);
+    expect(await redis.renewLease(k.leader, k.leaderInfo, k.renewalChannel, '1:a', 120_000)).toBe(LeaseStatus.Missing);
     expect(await redis.exists(k.leader)).toBe(0);
+    await redis.publish(k.renewalChannel, 'end'); // pub/sub keeps order: once 'end' is here, every renewal broadcast is
+    await waitFor(() => renewals.length > 0 && renewals[renewals.length - 1].endsWith(' end'), 2000, 'the broadcasts');
+    expect(renewals).toEqual([`${k.renewalChannel} 1:a`, `${k.renewalChannel} end`]); // the one renewal that succeeded
   });
 
   it('acquireLease announces the new term, releaseLease deletes only the holder value and publishes the release; -1 / -2 otherwise', async () => {
@@ -132,7 +140,7 @@ describe('election Lua scripts and RedisLeaseLock (real redis-server)', () => {
     expect(Math.abs(view!.since! - Date.now())).toBeLessThan(2000);
   });
 
-  it('RedisLeaseLock keeps existing keyspace flags, adds Kgx, and wakes listeners on release, del and expiry', async () => {
+  it('RedisLeaseLock keeps existing keyspace flags, adds Kx (not g), and wakes listeners on release and expiry', async () => {
     await redis.config('SET', 'notify-keyspace-events', 'Elz');
     const subscriber = await connectTo(server);
     clients.push(subscriber);
@@ -144,7 +152,7 @@ describe('election Lua scripts and RedisLeaseLock (real redis-server)', () => {
     await lock.start();
     expect(lock.pushesExpiry()).toBe(true);
     const flags = ((await redis.config('GET', 'notify-keyspace-events')) as string[])[1];
-    expect([...flags].sort().join('')).toBe([...'ElzKgx'].sort().join(''));
+    expect([...flags].sort().join('')).toBe([...'ElzKx'].sort().join(''));
 
     const elected: LeaseHolder[] = [];
     lock.onElected((holder) => elected.push(holder));
@@ -157,7 +165,8 @@ describe('election Lua scripts and RedisLeaseLock (real redis-server)', () => {
     expect(await other.release(1)).toBe(LeaseStatus.Lost);
     expect(await lock.get()).toMatchObject({ nodeId: 'a', token: 1 });
     expect(await lock.release(1)).toBe(LeaseStatus.Ok);
-    await waitFor(() => seen.includes('released') && seen.includes('deleted'), 2000, 'release + del wake-ups');
+    await waitFor(() => seen.includes('released'), 2000, 'the release wake-up');
+    expect(seen).toEqual(['released']); // no `del` event: g is not asked for
 
     await other.tryAcquire(100, 0);
     await waitFor(() => seen.includes('expired'), 3000, 'the expired wake-up');
@@ -212,6 +221,19 @@ describe('election Lua scripts and RedisLeaseLock (real redis-server)', () => {
     await lock.tryAcquire(1000, 0);
     await lock.release(1);
     await waitFor(() => seen.includes('released'), 2000, 'the release broadcast');
+    // renewals are broadcast by their script: a lapse is still told, without any keyspace event
+    const leader = new RedisLeaseLock({ redis, prefix, identity: 'b' });
+    const leaseMs = 3000; // long enough that a stall of the test machine between renewals cannot lapse it
+    expect(await leader.tryAcquire(leaseMs, 0)).toMatchObject({ acquired: true, token: 2 });
+    expect(await lock.tryAcquire(leaseMs, 0)).toMatchObject({ acquired: false }); // it now knows the lease
+    for (let i = 0; i < 6; i++) { // 1.8 s of renewals
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await leader.renew(2, leaseMs)).toBe(LeaseStatus.Ok);
+    }
+    expect(seen).toEqual(['released']);
+    await waitFor(() => seen.length > 1, 10_000, 'a wake-up after the renewals stopped');
+    expect(seen).toEqual(['released', 'lapsed']);
+    expect(await lock.tryAcquire(leaseMs, 2)).toMatchObject({ acquired: true, token: 3 }); // told a lease after the last renewal, not before
     await lock.close();
   });
 });

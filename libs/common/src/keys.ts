@@ -17,6 +17,8 @@ export function batonKeys(prefix: string) {
     leaderInfo: `${tag}:leader-info`,
     /** electionChannel: pub/sub channel where a released lease is broadcast. */
     electionChannel: `${tag}:election`,
+    /** renewalChannel: pub/sub channel where each renewal of the lease is broadcast (its holder value). */
+    renewalChannel: `${tag}:election:renewed`,
     /** controlChannel: pub/sub channel for cluster commands (`{op: 'resign', term}`). */
     controlChannel: `${tag}:control`,
     /** schedules: hash name → schedule JSON. */

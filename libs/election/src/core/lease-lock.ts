@@ -90,9 +90,9 @@ export interface LeaseLock {
    */
   onElected?(listener: (holder: LeaseHolder) => void): () => void;
   /**
-   * pushesExpiry (optional): true while an expiry or deletion of the lease
-   * reaches onFreed listeners by itself (not only a release). Followers then
-   * poll less often: the poll is only a safety net for a lost notification.
+   * pushesExpiry (optional): true while an expiry of the lease reaches
+   * onFreed listeners by itself (not only a release). Followers then poll
+   * less often: the poll is only a safety net for a lost notification.
    */
   pushesExpiry?(): boolean;
   /** start: begin listening for wake-ups (idempotent; failures only slow failover). */

@@ -8,7 +8,7 @@ export type AcquireReply = [number, number, string | null, number?, number?];
 /** ElectionCommands: the election's Lua scripts as ioredis commands (see src/lua). */
 export interface ElectionCommands {
   acquireLease(leader: string, term: string, leaderInfo: string, channel: string, nodeId: string, leaseMs: number, minToken: number): Promise<AcquireReply>;
-  renewLease(leader: string, leaderInfo: string, value: string, leaseMs: number): Promise<number>;
+  renewLease(leader: string, leaderInfo: string, channel: string, value: string, leaseMs: number): Promise<number>;
   releaseLease(leader: string, leaderInfo: string, channel: string, value: string): Promise<number>;
 }
 

@@ -2,11 +2,12 @@ import { mergeKeyspaceFlags, RedisLeaseLock } from './redis-lease-lock';
 
 describe('mergeKeyspaceFlags', () => {
   it.each([
-    ['', 'Kgx'],
-    ['Ex', 'ExKg'],
+    ['', 'Kx'],
+    ['Ex', 'ExK'],
     ['KEA', 'KEA'],
-    ['Elz', 'ElzKgx'],
+    ['Elz', 'ElzKx'],
     ['Kgx', 'Kgx'],
+    ['g', 'gKx'],
   ])('turns %p into %p without dropping flags already set', (current, expected) => {
     expect(mergeKeyspaceFlags(current)).toBe(expected);
   });

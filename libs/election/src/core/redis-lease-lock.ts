@@ -29,7 +29,7 @@ const ELECTED = 'elected:';
 
 const WAKE_EVENTS: Record<string, LeaseFreedReason> = { del: 'deleted', expired: 'expired' };
 
-/** RENEWED: the keyspace event of a renewal (renewLease-2.lua's PEXPIRE). */
+/** RENEWED: the keyspace event of a PEXPIRE; renewals are broadcast (renewLease-3.lua), but a Redis whose flags include `g` also sends this. */
 const RENEWED = 'expire';
 
 /** LAPSE_MARGIN_MS: how long past a lease's end, as seen here, `lapsed` is told (Redis must find the key expired by then). */
@@ -37,22 +37,29 @@ const LAPSE_MARGIN_MS = 2;
 
 /**
  * RedisLeaseLock keeps the lease in Redis through the Lua scripts of src/lua.
- * `start()` subscribes the `subscriber` client to the release channel and to
- * the keyspace channel of the leader key (`del`, `expired`), after trying to
- * add the `Kgx` flags to `notify-keyspace-events` (errors ignored: managed
- * Redis often forbids CONFIG; followers then wake when the ttl runs out, and
- * `pushesExpiry()` says false so they keep polling once per lease).
+ * `start()` subscribes the `subscriber` client to the election channel (new
+ * terms, releases), the renewal channel and the keyspace channel of the
+ * leader key (`expired`), after trying to add the `Kx` flags to
+ * `notify-keyspace-events` (errors ignored: managed Redis often forbids
+ * CONFIG; followers then wake when the ttl runs out, and `pushesExpiry()`
+ * says false so they keep polling once per lease). Only `x`: the generic
+ * class `g` would make every DEL and every SET with an expiry in the whole
+ * Redis publish an event (three per job: its lock set and deleted, its hash
+ * deleted), which costs Redis ~0.7 µs each; renewals and releases are
+ * broadcast by their scripts instead. A `del` is still a wake-up where
+ * something else turned `g` on.
  *
  * Redis sends `expired` only when it gets round to expiring the key: its
  * active expiry runs `hz` times a second (10 by default), so that wake-up
  * comes up to ~100 ms after the lease ran out. So the lock also watches the
- * lease's life: each new term (its announcement) and each renewal (the
- * keyspace `expire` event) starts it anew, and when a whole lease (the
- * `leaseMs` this node last asked to acquire with: the cluster's, as far as
- * it knows) passes without one, listeners hear `lapsed`, and an acquire then
- * finds the key expired (Redis checks a key's expiry when it is read).
- * A node configured with a shorter lease than the leader's only tries too
- * early once and falls back to the `expired` wake-up.
+ * lease's life: each new term (its announcement) and each renewal (its
+ * broadcast) starts it anew, and when a whole lease (the `leaseMs` this node
+ * last asked to acquire with: the cluster's, as far as it knows) passes
+ * without one, listeners hear `lapsed`, and an acquire then finds the key
+ * expired (Redis checks a key's expiry when it is read). This needs no
+ * keyspace events. A node configured with a shorter lease than the leader's
+ * only tries too early once and falls back to the `expired` wake-up (or to
+ * its poll).
  * `close()` unsubscribes; the caller still owns and closes both clients.
  */
 export class RedisLeaseLock implements LeaseLock {
@@ -64,7 +71,7 @@ export class RedisLeaseLock implements LeaseLock {
   private readonly listeners = new Set<(reason: LeaseFreedReason) => void>();
   private readonly electedListeners = new Set<(holder: LeaseHolder) => void>();
   private started: Promise<void> | null = null;
-  /** keyspaceEventsOn: the last CONFIG GET/SET showed notify-keyspace-events covering the lease's del and expired events. */
+  /** keyspaceEventsOn: the last CONFIG GET/SET showed notify-keyspace-events covering the lease's expired event. */
   private keyspaceEventsOn = false;
   /** subscribed: the SUBSCRIBE of start() was answered (and close() not called since). */
   private subscribed = false;
@@ -109,8 +116,9 @@ export class RedisLeaseLock implements LeaseLock {
   }
 
   async renew(token: number, leaseMs: number): Promise<LeaseStatus> {
+    const k = this.keys;
     const value = holderValue(token, this.identity);
-    return (await this.redis.renewLease(this.keys.leader, this.keys.leaderInfo, value, leaseMs)) as LeaseStatus;
+    return (await this.redis.renewLease(k.leader, k.leaderInfo, k.renewalChannel, value, leaseMs)) as LeaseStatus;
   }
 
   async release(token: number): Promise<LeaseStatus> {
@@ -136,7 +144,7 @@ export class RedisLeaseLock implements LeaseLock {
     return () => this.electedListeners.delete(listener);
   }
 
-  /** pushesExpiry: keyspace events are on and the subscriber is connected (so `expired` / `del` wake followers). */
+  /** pushesExpiry: keyspace events are on and the subscriber is connected (so `expired` wakes followers). */
   pushesExpiry(): boolean {
     return this.keyspaceEventsOn && this.subscribed && this.subscriber?.status === 'ready';
   }
@@ -157,7 +165,7 @@ export class RedisLeaseLock implements LeaseLock {
     this.redis.off('ready', this.ensureKeyspaceEvents);
     this.redis.off('close', this.forgetKeyspaceEvents);
     if (sub.status === 'ready') {
-      await sub.unsubscribe(this.keys.electionChannel, this.keyspaceChannel).catch(() => undefined);
+      await sub.unsubscribe(this.keys.electionChannel, this.keys.renewalChannel, this.keyspaceChannel).catch(() => undefined);
     }
   }
 
@@ -167,7 +175,7 @@ export class RedisLeaseLock implements LeaseLock {
     this.redis.on('ready', this.ensureKeyspaceEvents);
     this.redis.on('close', this.forgetKeyspaceEvents); // a restarted Redis has forgotten them until ensured again
     await this.ensureKeyspaceEvents();
-    await sub.subscribe(this.keys.electionChannel, this.keyspaceChannel);
+    await sub.subscribe(this.keys.electionChannel, this.keys.renewalChannel, this.keyspaceChannel);
     this.subscribed = this.started !== null;
   }
 
@@ -179,7 +187,7 @@ export class RedisLeaseLock implements LeaseLock {
       if (holder) for (const listener of [...this.electedListeners]) listener(holder);
       return;
     }
-    if (channel === this.keyspaceChannel && message === RENEWED) return this.expectLapse();
+    if (channel === this.keys.renewalChannel || (channel === this.keyspaceChannel && message === RENEWED)) return this.expectLapse();
     if (channel === this.keys.electionChannel) reason = 'released';
     else if (channel === this.keyspaceChannel) reason = WAKE_EVENTS[message];
     if (!reason) return;
@@ -193,7 +201,7 @@ export class RedisLeaseLock implements LeaseLock {
 
   /** expectLapse: the lease was just set or renewed; tell `lapsed` a lease (plus a margin) from now unless it is renewed again. */
   private expectLapse(): void {
-    if (this.leaseMs <= 0 || !this.keyspaceEventsOn) return; // without keyspace events no renewal is seen: no lapse to predict
+    if (this.leaseMs <= 0) return; // no lease asked for yet: its length is unknown
     const atMs = performance.now() + this.leaseMs + LAPSE_MARGIN_MS;
     if (this.lapse) this.lapse.atMs = atMs; // its timer looks again when it fires
     else this.lapse = { atMs, timer: this.lapseTimer(atMs) };
@@ -224,7 +232,7 @@ export class RedisLeaseLock implements LeaseLock {
     this.keyspaceEventsOn = false;
   };
 
-  /** ensureKeyspaceEvents adds K, g and x to notify-keyspace-events, keeping the flags already set. */
+  /** ensureKeyspaceEvents adds K and x to notify-keyspace-events, keeping the flags already set. */
   private readonly ensureKeyspaceEvents = async (): Promise<void> => {
     try {
       const reply = (await this.redis.config('GET', 'notify-keyspace-events')) as unknown;
@@ -239,13 +247,10 @@ export class RedisLeaseLock implements LeaseLock {
   };
 }
 
-/** mergeKeyspaceFlags returns `current` plus whatever of K, g, x it lacks (`A` already covers g and x). */
+/** mergeKeyspaceFlags returns `current` plus whatever of K and x it lacks (`A` already covers x). */
 export function mergeKeyspaceFlags(current: string): string {
   let flags = current;
   if (!flags.includes('K')) flags += 'K';
-  if (!flags.includes('A')) {
-    if (!flags.includes('g')) flags += 'g';
-    if (!flags.includes('x')) flags += 'x';
-  }
+  if (!flags.includes('A') && !flags.includes('x')) flags += 'x';
   return flags;
 }

@@ -113,9 +113,8 @@ async function startRedis() {
   const port = await tryListen(0);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-cluster-'));
   const logFile = path.join(dir, 'redis.log');
-  // hz 100 as in docker-compose.yml: ticks written ahead by a crashed leader reach wait within ~10 ms (README)
   const args = ['--port', String(port), '--bind', HOST, '--dir', dir, '--appendonly', 'yes', '--save', '',
-    '--daemonize', 'no', '--loglevel', 'warning', '--logfile', logFile, '--hz', '100'];
+    '--daemonize', 'no', '--loglevel', 'warning', '--logfile', logFile];
   const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   prefixLines(child.stderr, paint(2, '[redis]'), process.stderr);
   const failed = new Promise((_, reject) => {

@@ -85,9 +85,9 @@ function failoverSection(f) {
     'retries jittered by up to 1.2 × RetryPeriod), described, not run: after a crash a follower takes over only once it has seen the ' +
     'record unchanged for a whole LeaseDuration and its next jittered retry comes round, i.e. 15 s to about 19.4 s; on a graceful stop ' +
     'with ReleaseOnCancel the lease is emptied, but followers still notice only on their next retry, 0 to 4.4 s later. Baton followers ' +
-    'are woken by the release (pub/sub), by the key\'s deletion or expiry (keyspace events) and, after a crash, by the lease lapsing: each renewal reaches them as a ' +
-      'keyspace event, and a whole lease without one wakes them without waiting for Redis to expire the key; their poll of the lease (one lease ' +
-    'after its ttl while those events reach them, at its ttl otherwise) is only the safety net.', '',
+    'are woken by the release (pub/sub), by the key\'s expiry (its `expired` keyspace event) and, after a crash, by the lease lapsing: each ' +
+    'renewal is broadcast too (pub/sub), and a whole lease without one wakes them without waiting for Redis to expire the key; their poll of ' +
+    'the lease (one lease after its ttl while keyspace events reach them, at its ttl otherwise) is only the safety net.', '',
     '![failover timeline](bench-failover.svg)', ''].join('\n');
 }
 

@@ -373,8 +373,30 @@ describe('FencedEnqueuer on a real Redis', () => {
       expect(await admin.hget(keys.cursor, 'b')).toBe(String(T0 + 3000));
     });
 
+    it('writes the ticks due after now in batches of aheadBatchSize, the ones due already in batches of batchSize', async () => {
+      const paced = new FencedEnqueuer({ redis, queue, prefix: keys.tag.slice(1, -1), batchSize: 3, aheadBatchSize: 2 });
+      const write = redis as unknown as { writeTicks: (...args: unknown[]) => Promise<unknown> };
+      const original = write.writeTicks;
+      let calls = 0;
+      write.writeTicks = (...args: unknown[]) => { calls++; return original.apply(redis, args); };
+      try {
+        const aheadAt = Math.ceil(Date.now() / 1000) * 1000 + 60_000;
+        const ticks = ['a', 'b', 'c', 'd'].map((n) => ({ spec: spec(n), fireAtMs: T0 }))
+          .concat(['e', 'f', 'g', 'h', 'i'].map((n) => ({ spec: spec(n), fireAtMs: aheadAt })));
+        const result = await paced.enqueueTicks(fence, ticks);
+        expect(result.enqueued).toHaveLength(9);
+        // [a b c] [d e f] due-sized (each begins with a due tick), then [g h] [i] ahead-sized: 3 calls of 3 would be 3, 5 of 2 would be 5
+        expect(calls).toBe(4);
+        expect(await queue.getDelayedCount()).toBe(5);
+        expect(await queue.getWaitingCount()).toBe(4);
+      } finally {
+        write.writeTicks = original;
+      }
+    });
+
     it('refuses a batch size below 1', () => {
       expect(() => new FencedEnqueuer({ redis, queue, prefix: keys.tag.slice(1, -1), batchSize: 0 })).toThrow(/batchSize/);
+      expect(() => new FencedEnqueuer({ redis, queue, prefix: keys.tag.slice(1, -1), aheadBatchSize: 0 })).toThrow(/aheadBatchSize/);
     });
   });
 

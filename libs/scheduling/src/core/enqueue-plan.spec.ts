@@ -24,4 +24,13 @@ describe('splitBatches', () => {
     expect(batches.map((b) => b.map((t) => t.fireAtMs))).toEqual([[1, 2], [3, 4], [5]]);
     expect(splitBatches([], 2)).toEqual([]);
   });
+
+  it('cuts the ticks due after `ahead.afterMs` into batches of `ahead.size`, the ones due before in batches of `size`', () => {
+    const a = spec('a');
+    const ticks = [1, 2, 3, 4, 5, 6, 7, 8].map((at) => tick(a, at));
+    const batches = splitBatches(ticks, 3, { size: 2, afterMs: 4 });
+    expect(batches.map((b) => b.map((t) => t.fireAtMs))).toEqual([[1, 2, 3], [4, 5, 6], [7, 8]]); // [4, 5, 6]: begins at 4, not after it
+    expect(splitBatches(ticks, 3, { size: 2, afterMs: 0 }).map((b) => b.length)).toEqual([2, 2, 2, 2]);
+    expect(splitBatches(ticks, 3, { size: 2, afterMs: 8 }).map((b) => b.length)).toEqual([3, 3, 2]);
+  });
 });

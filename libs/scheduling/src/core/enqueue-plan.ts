@@ -39,9 +39,18 @@ export function sortTicks(ticks: readonly Tick[]): Tick[] {
   return sorted;
 }
 
-/** splitBatches cuts sorted ticks into consecutive batches of at most `size` (≥ 1). */
-export function splitBatches(sorted: readonly Tick[], size: number): Tick[][] {
+/**
+ * splitBatches cuts sorted ticks into consecutive batches of at most `size`
+ * (≥ 1), or, given `ahead`, of at most `ahead.size` from the first batch
+ * whose first tick is due after `ahead.afterMs` (sorted by instant, the rest
+ * are too).
+ */
+export function splitBatches(sorted: readonly Tick[], size: number, ahead?: { size: number; afterMs: number }): Tick[][] {
   const batches: Tick[][] = [];
-  for (let i = 0; i < sorted.length; i += size) batches.push(sorted.slice(i, i + size));
+  for (let i = 0; i < sorted.length;) {
+    const n = ahead && sorted[i].fireAtMs > ahead.afterMs ? ahead.size : size;
+    batches.push(sorted.slice(i, i + n));
+    i += n;
+  }
   return batches;
 }
